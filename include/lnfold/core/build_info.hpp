@@ -1,0 +1,43 @@
+#pragma once
+// What this build of lnfold runs with: SIMD architecture, threads, compiler and optimisation.
+#include <string>
+
+#include <xsimd/xsimd.hpp>
+
+#include "lnfold/config.hpp"
+#include "lnfold/core/parallel.hpp"
+
+namespace lnfold {
+
+// The SIMD architecture lnfold's kernels are compiled for (the best one enabled by the compiler flags:
+// "sse2" without -march, "avx512bw" or similar with -march=native).
+inline const char* simd_arch() { return xsimd::default_arch::name(); }
+
+inline std::string compiler_name() {
+#if defined(__clang__)
+    return "clang " + std::to_string(__clang_major__) + "." + std::to_string(__clang_minor__);
+#elif defined(__GNUC__)
+    return "gcc " + std::to_string(__GNUC__) + "." + std::to_string(__GNUC_MINOR__);
+#else
+    return "unknown compiler";
+#endif
+}
+
+inline const char* build_type() {
+#if defined(__OPTIMIZE__) && defined(NDEBUG)
+    return "optimised (NDEBUG)";
+#elif defined(__OPTIMIZE__)
+    return "optimised, assertions on";
+#else
+    return "unoptimised (debug)";
+#endif
+}
+
+// One line for logs and benchmark reports.
+inline std::string build_summary() {
+    return std::string("lnfold ") + version_string + ", SIMD " + simd_arch() + ", threads " +
+           std::to_string(max_threads()) + (LNFOLD_HAS_OPENMP ? " (OpenMP)" : " (no OpenMP)") + ", " +
+           compiler_name() + ", " + build_type();
+}
+
+}  // namespace lnfold

@@ -1,0 +1,105 @@
+#pragma once
+// Run-time state of a forward pass: one output buffer and one scratch buffer per node, sized on first use
+// and reused (no allocation after the first call of a given shape), plus what each node read.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "lnfold/core/aligned_buffer.hpp"
+#include "lnfold/core/layout.hpp"
+#include "lnfold/graph/node.hpp"
+
+namespace lnfold {
+
+// A view of activations flowing between nodes: rows = layout.row_count(), row-major, `width` columns.
+template <class T>
+struct activation {
+    const T* data = nullptr;
+    Layout layout{};
+    std::size_t width = 0;
+};
+
+template <class T>
+struct executor {
+    std::span<const graph_node> nodes;
+    const T* params = nullptr;
+    const std::int32_t* tokens = nullptr;
+    std::vector<aligned_buffer<T>> outputs, scratch;  // per node
+    std::vector<activation<T>> inputs, results;       // per node, from the latest forward
+    std::vector<node_settings> settings;              // per node
+
+    explicit executor(std::span<const graph_node> table)
+        : nodes(table), outputs(table.size()), scratch(table.size()), inputs(table.size()),
+          results(table.size()), settings(table.size()) {}
+};
+
+// Runs one leaf layer as node `node`, its parameters at params + param_base.
+template <class L, class T>
+activation<T> run_leaf(executor<T>& ex, std::size_t node, std::size_t param_base, activation<T> in) {
+    const std::string_view path = ex.nodes[node].path.view();
+    const Layout out_layout = L::output_layout(in.layout, path);
+    const std::size_t out_width = L::resolve_out(in.width);
+    T* y = ex.outputs[node].ensure(out_layout.row_count() * out_width);
+    const std::size_t scratch_count = L::scratch_size(in.layout, in.width);
+    T* scratch = scratch_count ? ex.scratch[node].ensure(scratch_count) : nullptr;
+    L::forward(layer_call<T>{ex.params + param_base, in.data, in.layout, in.width, y, out_layout, out_width,
+                             ex.tokens, scratch, ex.settings[node], path});
+    const activation<T> out{y, out_layout, out_width};
+    ex.inputs[node] = in;
+    ex.results[node] = out;
+    return out;
+}
+
+// Lowers a leaf layer into the node table.
+template <class L, class G>
+constexpr int lower_leaf(G& g, int input, std::size_t width, const short_string& path, std::size_t param_base) {
+    const std::size_t index = g.node_count++;
+    graph_node& n = g.nodes[index];
+    n.kind = L::kind;
+    n.role = L::role;
+    n.path = path;
+    n.input = input;
+    n.in_width = width;
+    n.out_width = L::resolve_out(width);
+    n.param_offset = param_base;
+    n.param_size = param_block_size<L>();
+    n.first_tensor = g.tensor_count;
+    n.tensor_count = L::params.size();
+    if constexpr (requires { L::groups; }) n.groups = L::groups;
+    if constexpr (requires { L::has_bias; }) n.has_bias = L::has_bias;
+    if (path.full()) g.path_overflow = true;
+    for (std::size_t i = 0; i < L::params.size(); ++i) {
+        param_entry& e = g.tensors[g.tensor_count++];
+        e.path = path.joined(L::params[i].name);
+        e.offset = param_base + param_offset<L>(i);
+        e.spec = L::params[i];
+        e.node = static_cast<int>(index);
+        if (e.path.full()) g.path_overflow = true;
+    }
+    return static_cast<int>(index);
+}
+
+// Dispatch: combinators lower and run themselves, leaves go through lower_leaf / run_leaf.
+template <class L, class G>
+constexpr int lower_node(G& g, int input, std::size_t width, const short_string& path, std::size_t param_base) {
+    if constexpr (is_combinator_v<L>) return L::lower(g, input, width, path, param_base);
+    else return lower_leaf<L>(g, input, width, path, param_base);
+}
+
+template <class L, class T>
+activation<T> run_node(executor<T>& ex, std::size_t node, std::size_t param_base, activation<T> in) {
+    if constexpr (is_combinator_v<L>) return L::run(ex, node, param_base, in);
+    else return run_leaf<L>(ex, node, param_base, in);
+}
+
+template <class L>
+constexpr std::size_t in_width_of() {
+    return L::in_width;
+}
+template <class L>
+constexpr std::size_t resolve_out_of(std::size_t width) {
+    return L::resolve_out(width);
+}
+
+}  // namespace lnfold

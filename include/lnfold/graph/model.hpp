@@ -1,0 +1,238 @@
+#pragma once
+// Model<Net, T>: the run-time state of a network type. One aligned parameter arena (offsets fixed at compile
+// time by graph_v<Net>), a gradient arena of the same layout, per-node settings, and per-node caches that are
+// sized on the first call of a shape and reused afterwards (forward allocates nothing after warm-up).
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "lnfold/core/aligned_buffer.hpp"
+#include "lnfold/core/error.hpp"
+#include "lnfold/core/layout.hpp"
+#include "lnfold/core/random.hpp"
+#include "lnfold/core/tensor_view.hpp"
+#include "lnfold/graph/executor.hpp"
+#include "lnfold/graph/lowering.hpp"
+
+namespace lnfold {
+
+// Initialisation schemes (both seeded per parameter path, see seed_for):
+//   pytorch: torch.nn defaults. Linear/Conv2d weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)); Embedding
+//            N(0, 1); position tables and class tokens N(0, 0.02); norms weight 1, bias 0.
+//   normal:  GPT-2 / ViT style. Every weight and table N(0, std) (std = 0.02 by default), biases 0, norms 1 / 0.
+enum class init_scheme { pytorch, normal };
+
+// One parameter tensor as seen by visit_parameters.
+template <class T>
+struct parameter_ref {
+    std::string_view path;   // "h.0.ln_1.weight"
+    std::span<T> values;     // numel() elements, row-major in the PyTorch shape
+    const param_spec& spec;  // shape, rank, init
+};
+
+template <class Net, class T = float>
+class Model {
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "lnfold: Model<Net, T> needs T = float or double");
+    static_assert(network_checks<Net>::ok);
+
+public:
+    using network = Net;
+    using value_type = T;
+    static constexpr const auto& graph = graph_v<Net>;
+    static constexpr std::size_t node_count = graph.node_count;
+    static constexpr std::size_t tensor_count = graph.tensor_count;
+    static constexpr std::size_t arena_size = param_size_of<Net>();  // elements, tensors padded to 64 bytes
+    static constexpr bool reads_tokens = node_count > 0 && graph.nodes[0].kind == layer_kind::embedding;
+    // Features per input row; 0 when the input is token ids, or when the network accepts any width
+    // (it starts with width-preserving layers such as GELU): forward then takes the width from the input size.
+    static constexpr std::size_t input_width = in_width_of<Net>();
+    static constexpr std::size_t output_width = resolve_out_of<Net>(input_width);
+    static constexpr std::size_t parameter_count = [] {
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < graph.tensor_count; ++i) n += graph.tensors[i].spec.numel();
+        return n;
+    }();
+
+    explicit Model(std::uint64_t seed = 0, init_scheme scheme = init_scheme::pytorch)
+        : params_(arena_size), grads_(arena_size), exec_(std::span<const graph_node>(graph.nodes.data(), node_count)) {
+        exec_.params = params_.data();
+        initialize(seed, scheme);
+    }
+    Model(const Model& other) : params_(other.params_), grads_(other.grads_), exec_(other.exec_) {
+        exec_.params = params_.data();
+    }
+    Model& operator=(const Model& other) {
+        if (this != &other) {
+            params_ = other.params_;
+            grads_ = other.grads_;
+            exec_ = other.exec_;
+            exec_.params = params_.data();
+        }
+        return *this;
+    }
+    Model(Model&& other) noexcept : Model(static_cast<const Model&>(other)) {}
+    Model& operator=(Model&& other) noexcept { return *this = static_cast<const Model&>(other); }
+
+    // Re-draws every parameter. A parameter's values depend only on (seed, scheme, its path, its shape).
+    void initialize(std::uint64_t seed, init_scheme scheme = init_scheme::pytorch, double std = 0.02) {
+        for (std::size_t t = 0; t < tensor_count; ++t) {
+            const param_entry& e = graph.tensors[t];
+            T* values = params_.data() + e.offset;
+            const std::size_t n = e.spec.numel();
+            random_stream rng(seed_for(seed, e.path.view()));
+            const double bound = 1.0 / std::sqrt(static_cast<double>(e.spec.fan_in));
+            for (std::size_t i = 0; i < n; ++i) {
+                double v = 0;
+                switch (e.spec.init) {
+                    case init_kind::fan_in_weight:
+                        v = scheme == init_scheme::pytorch ? rng.uniform(-bound, bound) : std * rng.normal();
+                        break;
+                    case init_kind::fan_in_bias:
+                        v = scheme == init_scheme::pytorch ? rng.uniform(-bound, bound) : 0.0;
+                        break;
+                    case init_kind::table:
+                        v = (scheme == init_scheme::pytorch ? e.spec.value : std) * rng.normal();
+                        break;
+                    case init_kind::ones: v = 1; break;
+                    case init_kind::zeros: v = 0; break;
+                    case init_kind::constant: v = e.spec.value; break;
+                }
+                values[i] = static_cast<T>(v);
+            }
+        }
+    }
+
+    // Forward over feature rows, sequences of feature rows, or NHWC images: x holds layout.row_count() rows of
+    // input_width values. The result stays valid until the next forward call.
+    tensor_view<T> forward(std::span<const T> x, const Layout& layout) {
+        if constexpr (reads_tokens) {
+            throw shape_error("lnfold: Model::forward: this network starts with an Embedding and reads token ids; "
+                              "pass std::span<const std::int32_t>");
+        } else {
+            std::size_t width = input_width;
+            if (width == 0 && layout.row_count() > 0) width = x.size() / layout.row_count();
+            check_input(x.size(), layout, width == 0 ? 1 : width, "values");
+            exec_.tokens = nullptr;
+            return run({x.data(), layout, width});
+        }
+    }
+    // Forward over token ids: layout.row_count() ids (batch x sequence length).
+    tensor_view<T> forward(std::span<const std::int32_t> ids, const Layout& layout) {
+        if constexpr (!reads_tokens) {
+            throw shape_error("lnfold: Model::forward: this network reads " + std::to_string(input_width) +
+                              " features per row, not token ids; pass std::span<const T>");
+        } else {
+            check_input(ids.size(), layout, 1, "token ids");
+            exec_.tokens = ids.data();
+            return run({nullptr, layout, 0});
+        }
+    }
+    tensor_view<T> output() const { return last_; }
+
+    // Calls f(parameter_ref<T>) for every parameter tensor, in execution order.
+    template <class F>
+    void visit_parameters(F&& f) {
+        for (std::size_t t = 0; t < tensor_count; ++t) {
+            const param_entry& e = graph.tensors[t];
+            f(parameter_ref<T>{e.path.view(), {params_.data() + e.offset, e.spec.numel()}, e.spec});
+        }
+    }
+    template <class F>
+    void visit_parameters(F&& f) const {
+        for (std::size_t t = 0; t < tensor_count; ++t) {
+            const param_entry& e = graph.tensors[t];
+            f(parameter_ref<const T>{e.path.view(), {params_.data() + e.offset, e.spec.numel()}, e.spec});
+        }
+    }
+
+    std::span<T> parameter(std::string_view path) { return {params_.data() + entry(path).offset, entry(path).spec.numel()}; }
+    std::span<const T> parameter(std::string_view path) const {
+        return {params_.data() + entry(path).offset, entry(path).spec.numel()};
+    }
+    std::span<T> gradient(std::string_view path) { return {grads_.data() + entry(path).offset, entry(path).spec.numel()}; }
+    static const param_entry& entry(std::string_view path) {
+        for (std::size_t t = 0; t < tensor_count; ++t)
+            if (graph.tensors[t].path.view() == path) return graph.tensors[t];
+        std::string known;
+        for (std::size_t t = 0; t < tensor_count && t < 8; ++t) known += (t ? ", " : "") + std::string(graph.tensors[t].path.view());
+        if (tensor_count > 8) known += ", ...";
+        throw config_error("lnfold: no parameter named '" + std::string(path) + "' (the network has " +
+                           std::to_string(tensor_count) + ": " + known + ")");
+    }
+
+    // The whole arenas (padding between tensors is zero and stays zero).
+    std::span<T> parameters() { return params_.span(); }
+    std::span<const T> parameters() const { return params_.span(); }
+    std::span<T> gradients() { return grads_.span(); }
+
+    // Norm eps, per LayerNorm / RMSNorm node (path of the norm, e.g. "h.0.ln_1") or for all of them.
+    void set_eps(double eps) {
+        check_eps(eps, "all norms");
+        for (std::size_t n = 0; n < node_count; ++n)
+            if (is_norm(n)) exec_.settings[n].eps = eps;
+    }
+    void set_eps(std::string_view path, double eps) {
+        const std::size_t n = norm_node(path);
+        check_eps(eps, path);
+        exec_.settings[n].eps = eps;
+    }
+    double eps(std::string_view path) const { return exec_.settings[norm_node(path)].eps; }
+
+    // Training mode: Dropout draws masks from (seed, step, node, element); inference mode is deterministic.
+    void set_training(bool training, std::uint64_t seed = 0) {
+        for (auto& s : exec_.settings) {
+            s.training = training;
+            s.seed = seed;
+        }
+    }
+    void set_step(std::uint64_t step) {
+        for (auto& s : exec_.settings) s.step = step;
+    }
+
+    const executor<T>& state() const { return exec_; }
+
+private:
+    static bool is_norm(std::size_t n) {
+        return graph.nodes[n].kind == layer_kind::layer_norm || graph.nodes[n].kind == layer_kind::rms_norm;
+    }
+    static std::size_t norm_node(std::string_view path) {
+        for (std::size_t n = 0; n < node_count; ++n)
+            if (is_norm(n) && graph.nodes[n].path.view() == path) return n;
+        std::string known;
+        for (std::size_t n = 0; n < node_count; ++n)
+            if (is_norm(n)) known += (known.empty() ? "" : ", ") + std::string(graph.nodes[n].path.view());
+        throw config_error("lnfold: no LayerNorm or RMSNorm at '" + std::string(path) + "' (norms: " +
+                           (known.empty() ? std::string("none") : known) + ")");
+    }
+    static void check_eps(double eps, std::string_view where) {
+        if (!(eps > 0) || !std::isfinite(eps))
+            throw config_error("lnfold: eps of " + std::string(where) + " must be a finite number > 0, got " +
+                               std::to_string(eps));
+    }
+    static void check_input(std::size_t size, const Layout& layout, std::size_t per_row, const char* what) {
+        if (layout.batch == 0 || layout.tokens == 0)
+            throw shape_error("lnfold: Model::forward: the batch layout " + layout.describe() + " is empty");
+        if (layout.is_image() && layout.tokens != layout.height * layout.width)
+            throw shape_error("lnfold: Model::forward: an image layout needs tokens == height * width, got " +
+                              std::to_string(layout.tokens));
+        const std::size_t expected = layout.row_count() * per_row;
+        if (size != expected)
+            throw shape_error("lnfold: Model::forward: input of " + layout.describe() + " needs " +
+                              std::to_string(expected) + " " + what + " (" + std::to_string(layout.row_count()) +
+                              " rows x " + std::to_string(per_row) + "), got " + std::to_string(size));
+    }
+    tensor_view<T> run(activation<T> in) {
+        const activation<T> out = run_node<Net>(exec_, 0, 0, in);
+        last_ = {out.data, out.layout, out.width};
+        return last_;
+    }
+
+    aligned_buffer<T> params_, grads_;
+    executor<T> exec_;
+    tensor_view<T> last_{};
+};
+
+}  // namespace lnfold

@@ -1,0 +1,69 @@
+#pragma once
+// The lowered graph: a flat constexpr table of nodes (one per leaf layer and per residual add, in execution
+// order) and of parameter tensors. The fold analysis, reports, weight files and the Model all read it.
+#include <array>
+#include <cstddef>
+#include <type_traits>
+
+#include "lnfold/core/short_string.hpp"
+#include "lnfold/layers/layer_base.hpp"
+
+namespace lnfold {
+
+inline constexpr int network_input = -1;
+
+struct graph_node {
+    layer_kind kind{};
+    fold_role role{};
+    short_string path;              // "h.0.ln_1"; a residual add gets its block's path
+    int input = network_input;      // producer of the (first) operand
+    int input2 = network_input;     // residual add: the skip operand; otherwise unused
+    std::size_t in_width = 0, out_width = 0;
+    std::size_t param_offset = 0;   // start of the node's parameter block in the arena
+    std::size_t param_size = 0;
+    std::size_t first_tensor = 0, tensor_count = 0;  // its entries in the tensor table
+    std::size_t groups = 1;         // Conv2d groups
+    bool has_bias = false;          // Linear / Conv2d / RMSNorm bias
+};
+
+struct param_entry {
+    short_string path;              // "h.0.ln_1.weight"
+    std::size_t offset = 0;         // in the arena, in elements
+    param_spec spec{};
+    int node = 0;
+};
+
+template <std::size_t Nodes, std::size_t Tensors>
+struct graph_table {
+    std::array<graph_node, Nodes> nodes{};
+    std::array<param_entry, Tensors> tensors{};
+    std::size_t node_count = 0, tensor_count = 0;
+    bool path_overflow = false;
+};
+
+// Combinators (Seq, Residual, Repeat, Named) declare `static constexpr bool is_combinator = true` and provide
+// node_count, param_size, tensor_count, in_width, resolve_out, lower and run themselves.
+template <class L, class = void>
+struct is_combinator : std::false_type {};
+template <class L>
+struct is_combinator<L, std::void_t<decltype(L::is_combinator)>> : std::bool_constant<L::is_combinator> {};
+template <class L>
+inline constexpr bool is_combinator_v = is_combinator<L>::value;
+
+template <class L>
+constexpr std::size_t node_count_of() {
+    if constexpr (is_combinator_v<L>) return L::node_count;
+    else return 1;
+}
+template <class L>
+constexpr std::size_t param_size_of() {
+    if constexpr (is_combinator_v<L>) return L::param_size;
+    else return param_block_size<L>();
+}
+template <class L>
+constexpr std::size_t tensor_count_of() {
+    if constexpr (is_combinator_v<L>) return L::tensor_count;
+    else return L::params.size();
+}
+
+}  // namespace lnfold

@@ -1,0 +1,60 @@
+#pragma once
+// Residual<Branch>: y = x + Branch(x). Lowers to the branch's nodes followed by one add node.
+#include <cstddef>
+#include <string>
+
+#include "lnfold/core/error.hpp"
+#include "lnfold/core/parallel.hpp"
+#include "lnfold/graph/executor.hpp"
+#include "lnfold/graph/shape_check.hpp"
+
+namespace lnfold {
+
+template <class Branch>
+struct Residual {
+    static constexpr bool is_combinator = true;
+    static constexpr std::size_t in_width = in_width_of<Branch>();
+    static_assert(sizeof(detail::preserve_diagnostic<in_width, resolve_out_of<Branch>(in_width)>) > 0);
+    static constexpr std::size_t resolve_out(std::size_t width) { return width != 0 ? width : in_width; }
+
+    static constexpr std::size_t node_count = node_count_of<Branch>() + 1;
+    static constexpr std::size_t param_size = param_size_of<Branch>();
+    static constexpr std::size_t tensor_count = tensor_count_of<Branch>();
+
+    template <class G>
+    static constexpr int lower(G& g, int input, std::size_t width, const short_string& path, std::size_t param_base) {
+        const int branch = lower_node<Branch>(g, input, width, path, param_base);
+        const std::size_t index = g.node_count++;
+        graph_node& add = g.nodes[index];
+        add.kind = layer_kind::residual_add;
+        add.role = fold_role::preserve;
+        add.path = path.joined("residual");
+        add.input = branch;
+        add.input2 = input;
+        add.in_width = add.out_width = width;
+        add.param_offset = param_base + param_size;
+        add.first_tensor = g.tensor_count;
+        return static_cast<int>(index);
+    }
+
+    template <class T>
+    static activation<T> run(executor<T>& ex, std::size_t node, std::size_t param_base, activation<T> in) {
+        const activation<T> branch = run_node<Branch>(ex, node, param_base, in);
+        const std::size_t add = node + node_count_of<Branch>();
+        if (branch.layout != in.layout)
+            throw shape_error("lnfold: Residual at '" + std::string(ex.nodes[add].path.view()) +
+                              "': the branch must keep the layout of its input, expected " + in.layout.describe() +
+                              ", got " + branch.layout.describe());
+        const std::size_t count = in.layout.row_count() * in.width;
+        T* y = ex.outputs[add].ensure(count);
+        parallel_for_rows(in.layout.row_count(), in.width, [&](std::size_t begin, std::size_t end) {
+            for (std::size_t i = begin * in.width; i < end * in.width; ++i) y[i] = in.data[i] + branch.data[i];
+        });
+        const activation<T> out{y, in.layout, in.width};
+        ex.inputs[add] = in;
+        ex.results[add] = out;
+        return out;
+    }
+};
+
+}  // namespace lnfold

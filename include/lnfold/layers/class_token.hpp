@@ -1,0 +1,37 @@
+#pragma once
+// ClassToken<Dim>: prepends one learned token to every sequence (ViT's [CLS]); tokens -> tokens + 1.
+#include <array>
+#include <cstddef>
+#include <cstring>
+#include <string>
+
+#include "lnfold/layers/layer_base.hpp"
+
+namespace lnfold {
+
+template <std::size_t Dim>
+struct ClassToken : layer_defaults {
+    static_assert(Dim > 0, "lnfold: ClassToken<Dim> needs Dim > 0");
+    static constexpr layer_kind kind = layer_kind::class_token;
+    static constexpr fold_role role = fold_role::additive_source;
+    static constexpr std::size_t in_width = Dim;
+    static constexpr std::size_t resolve_out(std::size_t) { return Dim; }
+    static constexpr std::array params{param_spec{"weight", {1, 1, Dim}, 3, init_kind::table, 1, 0.02}};
+    static std::string type_name() { return "ClassToken<" + std::to_string(Dim) + ">"; }
+
+    // The spatial grid (if any) is gone: the output is a plain sequence of tokens + 1.
+    static Layout output_layout(const Layout& in, std::string_view) { return Layout::sequence(in.batch, in.tokens + 1); }
+
+    // y[b, 0] = cls; y[b, 1 + t] = x[b, t]
+    template <class T>
+    static void forward(const layer_call<T>& c) {
+        const std::size_t tokens = c.in.tokens;
+        for (std::size_t b = 0; b < c.in.batch; ++b) {
+            T* out = c.y + b * (tokens + 1) * Dim;
+            std::memcpy(out, c.params, Dim * sizeof(T));
+            std::memcpy(out + Dim, c.x + b * tokens * Dim, tokens * Dim * sizeof(T));
+        }
+    }
+};
+
+}  // namespace lnfold

@@ -1,0 +1,99 @@
+#pragma once
+// Conv2d<Cin, Cout, Kernel, Stride, Pad, Groups, Bias> over NHWC activations (rows are pixels, width is
+// channels). Weight stored (Cout, Cin/Groups, Kernel, Kernel) like torch.nn.Conv2d.
+#include <array>
+#include <cstddef>
+#include <string>
+
+#include "lnfold/core/error.hpp"
+#include "lnfold/core/matrix.hpp"
+#include "lnfold/core/parallel.hpp"
+#include "lnfold/layers/layer_base.hpp"
+
+namespace lnfold {
+
+template <std::size_t Cin, std::size_t Cout, std::size_t Kernel, std::size_t Stride = 1, std::size_t Pad = 0,
+          std::size_t Groups = 1, bool Bias = true>
+struct Conv2d : layer_defaults {
+    static_assert(Cin > 0 && Cout > 0 && Kernel > 0 && Stride > 0 && Groups > 0,
+                  "lnfold: Conv2d needs Cin, Cout, Kernel, Stride, Groups > 0");
+    static_assert(Cin % Groups == 0 && Cout % Groups == 0,
+                  "lnfold: Conv2d<Cin, Cout, ..., Groups>: Groups must divide both Cin and Cout");
+    static constexpr layer_kind kind = layer_kind::conv2d;
+    // A grouped convolution mixes channels only within groups: its output cannot be centred (METHOD.md §2).
+    static constexpr fold_role role = Groups == 1 ? fold_role::source : fold_role::breaker;
+    static constexpr std::size_t in_width = Cin;
+    static constexpr std::size_t resolve_out(std::size_t) { return Cout; }
+    static constexpr bool needs_image = true;
+    static constexpr bool has_bias = Bias;
+    static constexpr std::size_t groups = Groups;
+    static constexpr std::size_t group_in = Cin / Groups, group_out = Cout / Groups;
+    static constexpr std::size_t patch = group_in * Kernel * Kernel;  // im2col row length per group
+
+    static constexpr auto params = [] {
+        constexpr param_spec weight{"weight", {Cout, group_in, Kernel, Kernel}, 4, init_kind::fan_in_weight, patch};
+        if constexpr (Bias)
+            return std::array{weight, param_spec{"bias", {Cout}, 1, init_kind::fan_in_bias, patch}};
+        else
+            return std::array{weight};
+    }();
+    static std::string type_name() {
+        return "Conv2d<" + std::to_string(Cin) + ", " + std::to_string(Cout) + ", k" + std::to_string(Kernel) +
+               ", s" + std::to_string(Stride) + ", p" + std::to_string(Pad) + ", g" + std::to_string(Groups) + ">";
+    }
+
+    static Layout output_layout(const Layout& in, std::string_view path) {
+        if (!in.is_image())
+            throw shape_error(layer_error_prefix(type_name(), path) +
+                              "expected an image input (NHWC with height and width), got " + in.describe());
+        if (in.height + 2 * Pad < Kernel || in.width + 2 * Pad < Kernel)
+            throw shape_error(layer_error_prefix(type_name(), path) + "expected a padded input of at least " +
+                              std::to_string(Kernel) + " x " + std::to_string(Kernel) + " pixels, got " +
+                              std::to_string(in.height) + " x " + std::to_string(in.width) + " with padding " +
+                              std::to_string(Pad));
+        const std::size_t h = (in.height + 2 * Pad - Kernel) / Stride + 1;
+        const std::size_t w = (in.width + 2 * Pad - Kernel) / Stride + 1;
+        return Layout::image(in.batch, h, w);
+    }
+    // im2col buffer: one patch row per output pixel (for one group at a time).
+    static std::size_t scratch_size(const Layout& in, std::size_t) {
+        return output_layout(in, "").row_count() * patch;
+    }
+
+    // For each group g: cols (pixels x patch), patch index (ci, ky, kx) as in the weight's flattening;
+    // Y[:, g*group_out:(g+1)*group_out] = cols W_g^T (+ b).
+    template <class T>
+    static void forward(const layer_call<T>& c) {
+        const Layout& in = c.in;
+        const Layout& out = c.out;
+        const std::size_t pixels = out.row_count();
+        const auto weight = map_matrix(c.params, Cout, patch);
+        for (std::size_t g = 0; g < Groups; ++g) {
+            parallel_for_rows(pixels, patch * (group_out + 1), [&](std::size_t begin, std::size_t end) {
+                for (std::size_t p = begin; p < end; ++p) {
+                    const std::size_t b = p / out.tokens, oy = (p % out.tokens) / out.width, ox = p % out.width;
+                    T* col = c.scratch + p * patch;
+                    for (std::size_t ci = 0; ci < group_in; ++ci)
+                        for (std::size_t ky = 0; ky < Kernel; ++ky)
+                            for (std::size_t kx = 0; kx < Kernel; ++kx) {
+                                const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(oy * Stride + ky) - std::ptrdiff_t(Pad);
+                                const std::ptrdiff_t ix = static_cast<std::ptrdiff_t>(ox * Stride + kx) - std::ptrdiff_t(Pad);
+                                const bool inside = iy >= 0 && ix >= 0 && iy < std::ptrdiff_t(in.height) &&
+                                                    ix < std::ptrdiff_t(in.width);
+                                col[(ci * Kernel + ky) * Kernel + kx] =
+                                    inside ? c.x[((b * in.height + std::size_t(iy)) * in.width + std::size_t(ix)) * Cin +
+                                                 g * group_in + ci]
+                                           : T(0);
+                            }
+                }
+                const auto cols = map_matrix(static_cast<const T*>(c.scratch) + begin * patch, end - begin, patch);
+                auto y = map_strided(c.y + begin * Cout + g * group_out, end - begin, group_out, Cout);
+                y.noalias() = cols * weight.middleRows(static_cast<Eigen::Index>(g * group_out), group_out).transpose();
+                if constexpr (Bias)
+                    y.rowwise() += map_vector(c.params + param_offset<Conv2d>(1) + g * group_out, group_out);
+            });
+        }
+    }
+};
+
+}  // namespace lnfold

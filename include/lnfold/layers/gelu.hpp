@@ -1,0 +1,17 @@
+#pragma once
+// GELU (exact, erf form, torch's default): y = x/2 * (1 + erf(x / sqrt(2))).
+#include <cmath>
+#include <string>
+
+#include "lnfold/layers/elementwise.hpp"
+
+namespace lnfold {
+
+struct GELU : detail::elementwise<GELU> {
+    static constexpr layer_kind kind = layer_kind::gelu;
+    static std::string type_name() { return "GELU"; }
+    template <class T>
+    static T apply(T x) { return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440))); }
+};
+
+}  // namespace lnfold

@@ -1,0 +1,112 @@
+#pragma once
+// What every layer spec provides: parameter shapes, widths, roles, and the call a forward pass receives.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "lnfold/core/layout.hpp"
+#include "lnfold/fold/role.hpp"
+
+namespace lnfold {
+
+// The kind of a node in the lowered graph (reports, the fold analysis and weight conversion read it).
+enum class layer_kind {
+    linear, conv2d, embedding, position_embedding, class_token, layer_norm, rms_norm,
+    relu, gelu, gelu_tanh, silu, self_attention, mean_pool, take_token, centering, layer_scale, dropout,
+    residual_add,
+};
+
+// How a parameter is initialised (see Model::initialize for the schemes).
+enum class init_kind {
+    fan_in_weight,  // PyTorch default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)); normal scheme: N(0, std)
+    fan_in_bias,    // PyTorch default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)); normal scheme: zeros
+    table,          // embedding-like tables: N(0, table_std) in the PyTorch scheme, N(0, std) in the normal one
+    ones,
+    zeros,
+    constant,       // every element = value
+};
+
+struct param_spec {
+    std::string_view name;             // last path segment: "weight", "bias", "table"
+    std::array<std::size_t, 4> shape;  // PyTorch's shape of the tensor
+    std::size_t rank;
+    init_kind init;
+    std::size_t fan_in = 1;
+    double value = 0;                  // table_std for init_kind::table, the value for init_kind::constant
+
+    constexpr std::size_t numel() const {
+        std::size_t n = 1;
+        for (std::size_t i = 0; i < rank; ++i) n *= shape[i];
+        return n;
+    }
+};
+
+// Each parameter tensor starts at a multiple of this many elements inside the arena (64 bytes for float).
+inline constexpr std::size_t param_alignment_elements = 16;
+constexpr std::size_t padded(std::size_t n) {
+    return (n + param_alignment_elements - 1) / param_alignment_elements * param_alignment_elements;
+}
+
+// Run-time settings of one node (norm eps, training mode); the Model keeps one per node.
+struct node_settings {
+    double eps = 1e-5;
+    bool training = false;
+    std::uint64_t seed = 0;   // dropout masks: a function of (seed, step, node, element)
+    std::uint64_t step = 0;
+};
+
+// One forward call of a leaf layer: y (out.row_count() x out_width) = layer(x (in.row_count() x in_width)).
+template <class T>
+struct layer_call {
+    const T* params;               // this layer's parameter block, tensors at param_offset<L>(i)
+    const T* x;
+    Layout in;
+    std::size_t in_width;
+    T* y;
+    Layout out;
+    std::size_t out_width;
+    const std::int32_t* tokens;    // the network's token ids (Embedding reads them instead of x)
+    T* scratch;                    // scratch_size(in, in_width) elements, kept for the backward pass
+    const node_settings& settings;
+    std::string_view path;         // the node's path, for error messages
+};
+
+// Defaults a layer spec inherits: no parameters, layout unchanged, no scratch, reads activations.
+struct layer_defaults {
+    static constexpr std::array<param_spec, 0> params{};
+    static constexpr bool reads_tokens = false;
+    static constexpr bool needs_image = false;
+    static Layout output_layout(const Layout& in, std::string_view) { return in; }
+    static std::size_t scratch_size(const Layout&, std::size_t) { return 0; }
+};
+
+// Offset of parameter I inside a layer's block, and the block's size (both padded).
+template <class L>
+constexpr std::size_t param_offset(std::size_t index) {
+    std::size_t offset = 0;
+    for (std::size_t i = 0; i < index; ++i) offset += padded(L::params[i].numel());
+    return offset;
+}
+template <class L>
+constexpr std::size_t param_block_size() {
+    return param_offset<L>(L::params.size());
+}
+
+// Widths: a layer with in_width == 0 accepts any width; resolve_out maps an input width to the output width.
+struct width_preserving {
+    static constexpr std::size_t in_width = 0;
+    static constexpr std::size_t resolve_out(std::size_t in) { return in; }
+};
+
+inline std::string layer_error_prefix(std::string_view kind_name, std::string_view path) {
+    std::string s = "lnfold: ";
+    s += kind_name;
+    s += " at '";
+    s += path.empty() ? std::string_view("<root>") : path;
+    s += "': ";
+    return s;
+}
+
+}  // namespace lnfold

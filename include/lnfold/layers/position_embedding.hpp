@@ -1,0 +1,43 @@
+#pragma once
+// PositionEmbedding<MaxLen, Dim>: adds a learned (MaxLen, Dim) table by token position (GPT-2 wpe, ViT).
+#include <array>
+#include <cstddef>
+#include <string>
+
+#include "lnfold/core/error.hpp"
+#include "lnfold/layers/layer_base.hpp"
+
+namespace lnfold {
+
+template <std::size_t MaxLen, std::size_t Dim>
+struct PositionEmbedding : layer_defaults {
+    static_assert(MaxLen > 0 && Dim > 0, "lnfold: PositionEmbedding<MaxLen, Dim> needs MaxLen > 0 and Dim > 0");
+    static constexpr layer_kind kind = layer_kind::position_embedding;
+    static constexpr fold_role role = fold_role::additive_source;
+    static constexpr std::size_t in_width = Dim;
+    static constexpr std::size_t resolve_out(std::size_t) { return Dim; }
+    static constexpr std::size_t max_length = MaxLen;
+    static constexpr std::array params{param_spec{"weight", {MaxLen, Dim}, 2, init_kind::table, 1, 0.02}};
+    static std::string type_name() {
+        return "PositionEmbedding<" + std::to_string(MaxLen) + ", " + std::to_string(Dim) + ">";
+    }
+
+    static Layout output_layout(const Layout& in, std::string_view path) {
+        if (in.tokens > MaxLen)
+            throw index_error(layer_error_prefix(type_name(), path) + "sequence length must be at most " +
+                              std::to_string(MaxLen) + " (the position table), got " + std::to_string(in.tokens));
+        return in;
+    }
+
+    // y[b, t] = x[b, t] + table[t]
+    template <class T>
+    static void forward(const layer_call<T>& c) {
+        for (std::size_t b = 0; b < c.in.batch; ++b)
+            for (std::size_t t = 0; t < c.in.tokens; ++t) {
+                const std::size_t r = b * c.in.tokens + t;
+                for (std::size_t i = 0; i < Dim; ++i) c.y[r * Dim + i] = c.x[r * Dim + i] + c.params[t * Dim + i];
+            }
+    }
+};
+
+}  // namespace lnfold

@@ -1,0 +1,16 @@
+#pragma once
+// ReLU: y = max(x, 0); NaN stays NaN.
+#include <string>
+
+#include "lnfold/layers/elementwise.hpp"
+
+namespace lnfold {
+
+struct ReLU : detail::elementwise<ReLU> {
+    static constexpr layer_kind kind = layer_kind::relu;
+    static std::string type_name() { return "ReLU"; }
+    template <class T>
+    static T apply(T x) { return x < T(0) ? T(0) : x; }
+};
+
+}  // namespace lnfold

@@ -1,0 +1,17 @@
+#pragma once
+// SiLU (swish): y = x * sigmoid(x) = x / (1 + exp(-x)).
+#include <cmath>
+#include <string>
+
+#include "lnfold/layers/elementwise.hpp"
+
+namespace lnfold {
+
+struct SiLU : detail::elementwise<SiLU> {
+    static constexpr layer_kind kind = layer_kind::silu;
+    static std::string type_name() { return "SiLU"; }
+    template <class T>
+    static T apply(T x) { return x / (T(1) + std::exp(-x)); }
+};
+
+}  // namespace lnfold
