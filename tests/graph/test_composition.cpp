@@ -112,3 +112,21 @@ TEST_CASE("initialisation schemes: PyTorch bounds, normal std, ones and zeros fo
     CHECK(std == Approx(0.02).epsilon(0.02));
     for (double b : normal.parameter("0.bias")) CHECK(b == 0.0);
 }
+
+TEST_CASE("unnamed nested combinators get their position, fully named ones stay transparent") {
+    using Nested = Seq<Linear<4, 4>, Residual<Seq<LayerNorm<4>, Linear<4, 4>>>, Repeat<2, Linear<4, 4>>>;
+    std::vector<std::string> paths;
+    Model<Nested, double>().visit_parameters([&](auto p) { paths.emplace_back(p.path); });
+    CHECK(paths == std::vector<std::string>{"0.weight", "0.bias", "1.0.weight", "1.0.bias", "1.1.weight", "1.1.bias",
+                                            "2.0.weight", "2.0.bias", "2.1.weight", "2.1.bias"});
+    using Gpt2Block = Seq<Residual<Seq<Named<"ln_1", LayerNorm<4>>, Named<"attn", SelfAttention<4, 2>>>>,
+                          Residual<Seq<Named<"ln_2", LayerNorm<4>>, Named<"c_fc", Linear<4, 8>>, GELU,
+                                       Named<"c_proj", Linear<8, 4>>>>>;
+    paths.clear();
+    Model<Named<"h", Repeat<2, Gpt2Block>>, double>().visit_parameters([&](auto p) { paths.emplace_back(p.path); });
+    CHECK(paths[0] == "h.0.ln_1.weight");
+    CHECK(paths[2] == "h.0.attn.qkv.weight");
+    CHECK(paths[6] == "h.0.ln_2.weight");
+    CHECK(paths[8] == "h.0.c_fc.weight");
+    CHECK(paths[12] == "h.1.ln_1.weight");
+}

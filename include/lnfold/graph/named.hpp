@@ -17,6 +17,7 @@ struct Named {
     using inner = L;
     static constexpr std::size_t in_width = in_width_of<L>();
     static constexpr std::size_t resolve_out(std::size_t width) { return resolve_out_of<L>(width); }
+    static constexpr bool positional = false;
     static constexpr std::size_t node_count = node_count_of<L>();
     static constexpr std::size_t param_size = param_size_of<L>();
     static constexpr std::size_t tensor_count = tensor_count_of<L>();

@@ -50,6 +50,17 @@ struct is_combinator<L, std::void_t<decltype(L::is_combinator)>> : std::bool_con
 template <class L>
 inline constexpr bool is_combinator_v = is_combinator<L>::value;
 
+// Whether a subtree, lowered under an empty prefix, gives some parameter a path that starts with a position
+// ("0.weight"). A Seq prefixes such a child with the child's own position so that siblings never collide:
+// Seq<Linear, Residual<Seq<LayerNorm, Linear>>> gives "0.weight", "1.0.weight", "1.1.weight" (as nested
+// torch.nn.Sequential does), while a subtree whose parameters all sit under Named segments stays transparent:
+// Residual<Seq<Named<"ln_1", ...>, ...>> gives "ln_1.weight".
+template <class L>
+constexpr bool positional_of() {
+    if constexpr (is_combinator_v<L>) return L::positional;
+    else return L::params.size() > 0;
+}
+
 template <class L>
 constexpr std::size_t node_count_of() {
     if constexpr (is_combinator_v<L>) return L::node_count;

@@ -19,6 +19,7 @@ struct Repeat {
 
     static constexpr std::size_t block_nodes = node_count_of<Block>();
     static constexpr std::size_t block_params = param_size_of<Block>();
+    static constexpr bool positional = tensor_count_of<Block>() > 0;  // copies are numbered
     static constexpr std::size_t node_count = N * block_nodes;
     static constexpr std::size_t param_size = N * block_params;
     static constexpr std::size_t tensor_count = N * tensor_count_of<Block>();

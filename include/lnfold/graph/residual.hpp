@@ -17,6 +17,7 @@ struct Residual {
     static_assert(sizeof(detail::preserve_diagnostic<in_width, resolve_out_of<Branch>(in_width)>) > 0);
     static constexpr std::size_t resolve_out(std::size_t width) { return width != 0 ? width : in_width; }
 
+    static constexpr bool positional = positional_of<Branch>();
     static constexpr std::size_t node_count = node_count_of<Branch>() + 1;
     static constexpr std::size_t param_size = param_size_of<Branch>();
     static constexpr std::size_t tensor_count = tensor_count_of<Branch>();

@@ -1,7 +1,7 @@
 #pragma once
 // Seq<L...>: runs its layers in order. Shape chain checked at compile time (shape_check.hpp).
 // Parameter paths: an unnamed leaf gets its position as a segment ("0.weight", like torch.nn.Sequential);
-// Named children and nested combinators add their own segments.
+// Named children add their name; other combinators get their position only when needed (positional_of).
 #include <array>
 #include <cstddef>
 #include <utility>
@@ -27,6 +27,7 @@ struct Seq {
         return detail::chain_out_width(child_in_widths, child_out_widths, width);
     }
 
+    static constexpr bool positional = (positional_of<L>() || ...);
     static constexpr std::size_t node_count = (node_count_of<L>() + ...);
     static constexpr std::size_t param_size = (param_size_of<L>() + ...);
     static constexpr std::size_t tensor_count = (tensor_count_of<L>() + ...);
@@ -36,7 +37,7 @@ struct Seq {
         int out = input;
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             ((width = width != 0 ? width : child_in_widths[I],
-              out = lower_node<L>(g, out, width, is_combinator_v<L> ? path : path.joined(I),
+              out = lower_node<L>(g, out, width, child_path<L>(path, I),
                                   param_base + param_offsets[I]),
               width = child_out_widths[I](width)),
              ...);
@@ -53,6 +54,12 @@ struct Seq {
     }
 
 private:
+    // Unnamed leaves get their position; combinators only when they would otherwise give positional paths.
+    template <class Child>
+    static constexpr short_string child_path(const short_string& path, std::size_t position) {
+        if constexpr (is_combinator_v<Child>) return positional_of<Child>() ? path.joined(position) : path;
+        else return path.joined(position);
+    }
     static constexpr auto exclusive_sums(const std::array<std::size_t, size>& values) {
         std::array<std::size_t, size> sums{};
         for (std::size_t i = 1; i < size; ++i) sums[i] = sums[i - 1] + values[i - 1];

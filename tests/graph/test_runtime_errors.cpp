@@ -1,0 +1,119 @@
+// Run-time mistakes throw lnfold exceptions of the right type whose message names the layer (or tensor) and
+// says expected versus actual.
+#include <cmath>
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "catch.hpp"
+
+#include <lnfold/lnfold.hpp>
+
+using namespace lnfold;
+
+namespace {
+
+// Calls f, requires an exception of type E, and requires every fragment in its message.
+template <class E, class F>
+void require_error(F&& f, std::initializer_list<std::string> fragments) {
+    try {
+        f();
+    } catch (const E& e) {
+        const std::string message = e.what();
+        INFO("message: " << message);
+        CHECK(message.rfind("lnfold", 0) == 0);
+        for (const auto& fragment : fragments) {
+            INFO("fragment: " << fragment);
+            CHECK(message.find(fragment) != std::string::npos);
+        }
+        return;
+    } catch (const std::exception& e) {
+        FAIL("wrong exception type: " << e.what());
+    }
+    FAIL("no exception thrown");
+}
+
+constexpr std::size_t V = 10, T = 6, D = 8;
+using Gpt = Seq<Named<"wte", Embedding<V, D>>, Named<"wpe", PositionEmbedding<T, D>>,
+                Named<"h", Repeat<1, Residual<Seq<Named<"ln_1", LayerNorm<D>>, Named<"attn", SelfAttention<D, 2, true>>>>>>,
+                Named<"ln_f", LayerNorm<D>>, Named<"head", Linear<D, V>>>;
+using Mlp = Seq<Named<"fc", Linear<5, D>>, Named<"norm", RMSNorm<D>>, ReLU, Named<"head", Linear<D, 3>>>;
+using Cnn = Seq<Named<"stem", Conv2d<3, D, 3>>, MeanPool, Named<"head", Linear<D, 2>>>;
+
+}  // namespace
+
+TEST_CASE("a feature batch of the wrong size names both sizes") {
+    Model<Mlp> model;
+    std::vector<float> x(4 * 5 - 1);
+    require_error<shape_error>([&] { model.forward(std::span<const float>(x), Layout::rows(4)); },
+                               {"needs 20 values", "4 rows x 5", "got 19"});
+    require_error<shape_error>([&] { model.forward(std::span<const float>(x), Layout::rows(0)); }, {"empty"});
+    std::vector<std::int32_t> ids(4);
+    require_error<shape_error>([&] { model.forward(std::span<const std::int32_t>(ids), Layout::rows(4)); },
+                               {"5 features per row", "not token ids"});
+}
+
+TEST_CASE("token ids: wrong count, out of range, sequence longer than the position table") {
+    Model<Gpt> model;
+    std::vector<std::int32_t> ids(2 * 4, 1);
+    require_error<shape_error>([&] { model.forward(std::span<const std::int32_t>(ids), Layout::sequence(2, 5)); },
+                               {"needs 10 token ids", "got 8"});
+    ids[5] = static_cast<std::int32_t>(V);
+    require_error<index_error>([&] { model.forward(std::span<const std::int32_t>(ids), Layout::sequence(2, 4)); },
+                               {"'wte'", "row 5", "[0, 10)", "got 10"});
+    ids[5] = -3;
+    require_error<index_error>([&] { model.forward(std::span<const std::int32_t>(ids), Layout::sequence(2, 4)); },
+                               {"'wte'", "got -3"});
+    std::vector<std::int32_t> long_ids(T + 1, 0);
+    require_error<index_error>(
+        [&] { model.forward(std::span<const std::int32_t>(long_ids), Layout::sequence(1, T + 1)); },
+        {"'wpe'", "at most 6", "got 7"});
+    std::vector<float> features(8 * D);
+    require_error<shape_error>([&] { model.forward(std::span<const float>(features), Layout::rows(8)); },
+                               {"token ids"});
+    // The model still works after the errors.
+    std::vector<std::int32_t> good(T, 2);
+    CHECK(model.forward(std::span<const std::int32_t>(good), Layout::sequence(1, T)).rows() == T);
+}
+
+TEST_CASE("eps must be finite and > 0, per norm or for all; unknown paths are named") {
+    Model<Gpt> model;
+    require_error<config_error>([&] { model.set_eps(0.0); }, {"eps", "> 0", "got 0"});
+    require_error<config_error>([&] { model.set_eps("h.0.ln_1", -1e-5); }, {"h.0.ln_1", "got -0.00001"});
+    require_error<config_error>([&] { model.set_eps(std::numeric_limits<double>::quiet_NaN()); }, {"eps"});
+    require_error<config_error>([&] { model.set_eps("h.0.attn", 1e-5); }, {"'h.0.attn'", "h.0.ln_1, ln_f"});
+    model.set_eps("ln_f", 1e-3);
+    CHECK(model.eps("ln_f") == 1e-3);
+    CHECK(model.eps("h.0.ln_1") == 1e-5);
+    model.set_eps(1e-6);
+    CHECK(model.eps("ln_f") == 1e-6);
+}
+
+TEST_CASE("unknown parameter paths list what exists") {
+    Model<Mlp> model;
+    require_error<config_error>([&] { (void)model.parameter("fc.weights"); }, {"'fc.weights'", "fc.weight", "head.bias"});
+    CHECK(model.parameter("fc.weight").size() == 5 * D);
+}
+
+TEST_CASE("images: convolutions need an image layout at least as large as the kernel") {
+    Model<Cnn> model;
+    std::vector<float> pixels(2 * 5 * 5 * 3);
+    require_error<shape_error>([&] { model.forward(std::span<const float>(pixels), Layout::sequence(2, 25)); },
+                               {"'stem'", "expected an image input", "2 x 25 tokens"});
+    std::vector<float> tiny(2 * 2 * 2 * 3);
+    require_error<shape_error>([&] { model.forward(std::span<const float>(tiny), Layout::image(2, 2, 2)); },
+                               {"'stem'", "at least 3 x 3", "got 2 x 2"});
+    CHECK(model.forward(std::span<const float>(pixels), Layout::image(2, 5, 5)).rows() == 2);
+}
+
+TEST_CASE("TakeToken beyond the sequence and residual branches that change the layout") {
+    Model<Seq<Linear<4, 4>, TakeToken<3>>> take;
+    std::vector<float> x(2 * 3 * 4);
+    require_error<index_error>([&] { take.forward(std::span<const float>(x), Layout::sequence(2, 3)); },
+                               {"below the sequence length 3", "got 3"});
+    Model<Seq<Linear<4, 4>, Named<"pool", Residual<MeanPool>>>> pooled;
+    require_error<shape_error>([&] { pooled.forward(std::span<const float>(x), Layout::sequence(2, 3)); },
+                               {"pool", "expected 2 x 3 tokens", "got 2 x 1 tokens"});
+}
