@@ -10,9 +10,12 @@
 #include "lnfold/graph/shape_check.hpp"
 
 namespace lnfold {
+namespace detail {
 
-template <class... L>
-struct Seq {
+// The implementation of Seq and of Unrolled (a Repeat whose copies differ); NumberEveryChild gives every child
+// its position as path segment, as Repeat does.
+template <bool NumberEveryChild, class... L>
+struct sequence {
     static_assert(sizeof...(L) > 0, "lnfold: Seq<> needs at least one layer");
     static constexpr bool is_combinator = true;
     static constexpr std::size_t size = sizeof...(L);
@@ -27,7 +30,7 @@ struct Seq {
         return detail::chain_out_width(child_in_widths, child_out_widths, width);
     }
 
-    static constexpr bool positional = (positional_of<L>() || ...);
+    static constexpr bool positional = NumberEveryChild || (positional_of<L>() || ...);
     static constexpr std::size_t node_count = (node_count_of<L>() + ...);
     static constexpr std::size_t param_size = (param_size_of<L>() + ...);
     static constexpr std::size_t tensor_count = (tensor_count_of<L>() + ...);
@@ -57,7 +60,8 @@ private:
     // Unnamed leaves get their position; combinators only when they would otherwise give positional paths.
     template <class Child>
     static constexpr short_string child_path(const short_string& path, std::size_t position) {
-        if constexpr (is_combinator_v<Child>) return positional_of<Child>() ? path.joined(position) : path;
+        if constexpr (NumberEveryChild) return path.joined(position);
+        else if constexpr (is_combinator_v<Child>) return positional_of<Child>() ? path.joined(position) : path;
         else return path.joined(position);
     }
     static constexpr auto exclusive_sums(const std::array<std::size_t, size>& values) {
@@ -68,5 +72,10 @@ private:
     static constexpr std::array<std::size_t, size> node_offsets = exclusive_sums({node_count_of<L>()...});
     static constexpr std::array<std::size_t, size> param_offsets = exclusive_sums({param_size_of<L>()...});
 };
+
+}  // namespace detail
+
+template <class... L>
+struct Seq : detail::sequence<false, L...> {};
 
 }  // namespace lnfold

@@ -1,0 +1,64 @@
+#pragma once
+// Wrappers that mark or enforce a zero-mean output over the feature axis. All keep the wrapped layer's
+// parameters, paths and node count, so weights move between a network and its transforms by path.
+//   Centred<L>:        L whose weights fold() has centred (computes exactly what L computes).
+//   CBWC<L>:           column-based weight centring for training (METHOD.md §4): the parameters are the free
+//                      V, b; every forward uses W = (I - 11ᵀ/d_out) V and b - mean(b), recomputed on each call.
+//   CentredOutput<L>:  y = L(x) - mean(L(x)) per row (a LayerScale right after a CBWC source, whose per-channel
+//                      scale would otherwise undo the centring).
+#include <algorithm>
+#include <cstddef>
+#include <string>
+
+#include "lnfold/fold/centre.hpp"
+#include "lnfold/layers/layer_base.hpp"
+
+namespace lnfold {
+
+template <class L>
+struct Centred : L {
+    static_assert(is_centrable_kind(L::kind), "lnfold: Centred<L> needs a layer whose output can be centred");
+    static constexpr bool centred_output = true;
+    static std::string type_name() { return "Centred<" + L::type_name() + ">"; }
+};
+
+template <class L>
+struct CBWC : L {
+    static_assert(is_centrable_kind(L::kind), "lnfold: CBWC<L> needs a layer whose output can be centred");
+    static constexpr bool centred_output = true;
+    static std::string type_name() { return "CBWC<" + L::type_name() + ">"; }
+
+    // Scratch: the centred copy of the parameter block, then L's own scratch.
+    static std::size_t scratch_size(const Layout& in, std::size_t width) {
+        return param_block_size<L>() + L::scratch_size(in, width);
+    }
+    template <class T>
+    static void forward(const layer_call<T>& c) {
+        T* centred = c.scratch;
+        std::copy(c.params, c.params + param_block_size<L>(), centred);
+        centre_output<T>(L::kind, L::params, centred);
+        L::forward(layer_call<T>{centred, c.x, c.in, c.in_width, c.y, c.out, c.out_width, c.tokens,
+                                 c.scratch + param_block_size<L>(), c.settings, c.path});
+    }
+};
+
+template <class L>
+struct CentredOutput : L {
+    static constexpr fold_role role = fold_role::centering;
+    static std::string type_name() { return "CentredOutput<" + L::type_name() + ">"; }
+
+    template <class T>
+    static void forward(const layer_call<T>& c) {
+        L::forward(c);
+        const std::size_t rows = c.out.row_count(), width = c.out_width;
+        for (std::size_t r = 0; r < rows; ++r) {
+            T* y = c.y + r * width;
+            long double sum = 0;
+            for (std::size_t i = 0; i < width; ++i) sum += y[i];
+            const T mean = static_cast<T>(sum / static_cast<long double>(width));
+            for (std::size_t i = 0; i < width; ++i) y[i] -= mean;
+        }
+    }
+};
+
+}  // namespace lnfold
