@@ -23,6 +23,7 @@
 #include "lnfold/layers/self_attention.hpp"
 #include "lnfold/layers/silu.hpp"
 #include "lnfold/layers/take_token.hpp"
+#include "lnfold/layers/tied_head.hpp"
 #include "lnfold/graph/seq.hpp"
 #include "lnfold/graph/residual.hpp"
 #include "lnfold/graph/repeat.hpp"

@@ -118,6 +118,10 @@ TEMPLATE_TEST_CASE("fold is exact on every example architecture", "", float, dou
     const double tolerance = std::is_same_v<TestType, float> ? 1e-5 : 1e-12;
     const double mean_tolerance = std::is_same_v<TestType, float> ? 1e-5 : 1e-13;
     SECTION("Pre-LN GPT") { check_exact<Gpt, TestType>(tolerance, mean_tolerance); }
+    SECTION("GPT with a tied head, untied by fold") { check_exact<GptTied<tie_fold::untie>, TestType>(tolerance, mean_tolerance); }
+    SECTION("GPT with a tied head, rank-1 corrected") {
+        check_exact<GptTied<tie_fold::correct>, TestType>(tolerance, mean_tolerance);
+    }
     SECTION("Post-LN BERT") { check_exact<Bert, TestType>(tolerance, mean_tolerance); }
     SECTION("ViT") { check_exact<Vit, TestType>(tolerance, mean_tolerance); }
     SECTION("ConvNeXt-style") { check_exact<ConvNext, TestType>(tolerance, mean_tolerance); }
@@ -153,4 +157,18 @@ TEST_CASE("centring the wrong axis is caught by the same checks") {
     CHECK(wrong_diff > 1e-3);
     CHECK(right_diff < 1e-12);
     CHECK(worst_input_mean<Net>(wrong) > 1e-3);
+}
+
+TEST_CASE("a tied head reads the embedding table: logits = h Eᵀ") {
+    using Net = Seq<Named<"wte", Embedding<7, 4>>, Named<"head", TiedHead<4, 7, "wte">>>;
+    Model<Net, double> model(3);
+    const std::vector<std::int32_t> ids{0, 6, 3};
+    const auto y = model.forward(std::span<const std::int32_t>(ids), Layout::sequence(1, 3));
+    const auto table = model.parameter("wte.weight");
+    for (std::size_t r = 0; r < 3; ++r)
+        for (std::size_t v = 0; v < 7; ++v) {
+            double expected = 0;
+            for (std::size_t i = 0; i < 4; ++i) expected += table[std::size_t(ids[r]) * 4 + i] * table[v * 4 + i];
+            CHECK(y(r, v) == Approx(expected).epsilon(1e-14));
+        }
 }

@@ -90,6 +90,23 @@ TEST_CASE("edge cases: network input, LayerScale, Centering, RMSNorm output, sha
     STATIC_REQUIRE(is_foldable_v<SharedThenLn, 1>);
 }
 
+TEST_CASE("a tied head changes the verdict unless the tie is handled") {
+    STATIC_REQUIRE(foldable_count_v<GptTied<tie_fold::untie>> == 2 * L + 1);
+    STATIC_REQUIRE(foldable_count_v<GptTied<tie_fold::correct>> == 2 * L + 1);
+    STATIC_REQUIRE(foldable_count_v<GptTied<tie_fold::keep>> == 0);
+    const auto& v = fold_report<GptTied<tie_fold::keep>>()[0];
+    CHECK(v.reason == fold_reason::tied_table);
+    CHECK(describe(v) == "h.0.ln_1: not foldable, centring Embedding at wte would change TiedHead at lm_head, which "
+                         "reads its table (declare the tie with tie_fold::untie or tie_fold::correct)");
+    // The folded heads: an untied Linear with its own weight, or the corrected tied head.
+    using Untied = folded_t<GptTied<tie_fold::untie>>;
+    using Corrected = folded_t<GptTied<tie_fold::correct>>;
+    STATIC_REQUIRE(Model<Untied>::parameter_count == Model<GptTied<tie_fold::untie>>::parameter_count + V * D);
+    STATIC_REQUIRE(Model<Corrected>::parameter_count == Model<GptTied<tie_fold::correct>>::parameter_count + V);
+    CHECK(Model<Untied>().parameter("lm_head.weight").size() == V * D);
+    CHECK(Model<Corrected>().parameter("lm_head.table_mean").size() == V);
+}
+
 TEST_CASE("type transforms replace exactly the foldable LayerNorms") {
     STATIC_REQUIRE(layernorm_count_v<folded_t<Gpt>> == 0);
     STATIC_REQUIRE(layernorm_count_v<rms_t<Bert>> == 0);

@@ -17,6 +17,12 @@ using Gpt = Seq<Named<"wte", Embedding<V, D>>, Named<"wpe", PositionEmbedding<T,
 using GptNoFinalLn = Seq<Named<"wte", Embedding<V, D>>, Named<"wpe", PositionEmbedding<T, D>>,
                          Named<"h", Repeat<L, GptBlock>>, Named<"lm_head", Linear<D, V, false>>>;
 
+// GPT-2's head tied to the token embedding, with each way fold() can treat the tie.
+template <tie_fold Tie>
+using GptTied = Seq<Named<"wte", Embedding<V, D>>, Named<"wpe", PositionEmbedding<T, D>>,
+                    Named<"h", Repeat<L, GptBlock>>, Named<"ln_f", LayerNorm<D>>,
+                    Named<"lm_head", TiedHead<D, V, "wte", Tie>>>;
+
 // BERT-style Post-LN encoder with an embedding LayerNorm and a pooled classifier.
 using BertBlock = Seq<Residual<Named<"attention", SelfAttention<D, H>>>, Named<"attention_ln", LayerNorm<D>>,
                       Residual<Seq<Named<"intermediate", Linear<D, 2 * D>>, Named<"act", GELU>,

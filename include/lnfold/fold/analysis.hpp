@@ -25,6 +25,7 @@ enum class fold_reason {
     norm_output,     // reads another norm's affine output (culprit)
     unfolded_scale,  // a LayerScale (culprit) that does not directly follow a source read only by it
     locked_source,   // a source (culprit) whose output also reaches a non-LN consumer (consumer, or the output)
+    tied_table,      // a table (culprit) that a TiedHead with tie_fold::keep (consumer) reads as its weights
 };
 
 struct layernorm_verdict {
@@ -162,6 +163,16 @@ constexpr layernorm_verdict judge_layernorm(const G& g, std::size_t ln, std::arr
             case fold_role::breaker:
                 set_culprit(g, v, fold_reason::breaker, n);
                 return v;
+        }
+    }
+    for (std::size_t p = 0; p < points; ++p) {
+        for (std::size_t h = 0; h < g.node_count; ++h) {
+            if (g.nodes[h].tied_node != shift_points[p] || g.nodes[h].tie != tie_fold::keep) continue;
+            set_culprit(g, v, fold_reason::tied_table, shift_points[p]);
+            v.consumer = static_cast<int>(h);
+            v.consumer_path = g.nodes[h].path;
+            v.consumer_kind = g.nodes[h].kind;
+            return v;
         }
     }
     for (std::size_t p = 0; p < points; ++p) {

@@ -38,7 +38,7 @@ struct CBWC : L {
         std::copy(c.params, c.params + param_block_size<L>(), centred);
         centre_output<T>(L::kind, L::params, centred);
         L::forward(layer_call<T>{centred, c.x, c.in, c.in_width, c.y, c.out, c.out_width, c.tokens,
-                                 c.scratch + param_block_size<L>(), c.settings, c.path});
+                                 c.scratch + param_block_size<L>(), c.settings, c.path, c.tied});
     }
 };
 

@@ -30,6 +30,10 @@ inline std::string describe(const layernorm_verdict& v) {
             return path + ": not foldable, centring " + culprit + " would change " + reaches +
                    " (its output reaches it without a LayerNorm in between)";
         }
+        case fold_reason::tied_table:
+            return path + ": not foldable, centring " + culprit + " would change " +
+                   std::string(kind_name(v.consumer_kind)) + " at " + std::string(v.consumer_path.view()) +
+                   ", which reads its table (declare the tie with tie_fold::untie or tie_fold::correct)";
     }
     return path;
 }

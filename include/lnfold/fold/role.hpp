@@ -16,4 +16,11 @@ enum class fold_role {
     rms_norm,         // an RMSNorm: not shift-invariant; its affine output is a breaker
 };
 
+// How fold() treats an output head tied to an embedding table (GPT-2's lm_head = wte), see TiedHead.
+enum class tie_fold {
+    untie,    // fold gives the head its own copy of the uncentred table (exact; one more V x D matrix)
+    correct,  // keep the tie: the head reads the centred table and adds the rank-1 correction (sum h) * mean(e_v)
+    keep,     // no handling: the head reads the table's parameters, so the table cannot be centred
+};
+
 }  // namespace lnfold

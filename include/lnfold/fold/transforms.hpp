@@ -20,6 +20,8 @@
 #include "lnfold/graph/unrolled.hpp"
 #include "lnfold/layers/layer_norm.hpp"
 #include "lnfold/layers/layer_scale.hpp"
+#include "lnfold/layers/linear.hpp"
+#include "lnfold/layers/tied_head.hpp"
 #include "lnfold/layers/rms_norm.hpp"
 
 namespace lnfold {
@@ -78,9 +80,24 @@ template <std::size_t D>
 struct is_layer_norm<LayerNorm<D>> : std::true_type {};
 
 template <class L>
-struct is_layer_scale : std::false_type {};
-template <std::size_t D>
-struct is_layer_scale<LayerScale<D>> : std::true_type {};
+struct is_tied_head : std::false_type {};
+template <std::size_t D, std::size_t V, fixed_string Table, tie_fold Tie>
+struct is_tied_head<TiedHead<D, V, Table, Tie>> : std::true_type {};
+
+// A TiedHead whose table fold() centres: untied into a Linear, or corrected by rank 1 (tie_fold::keep never
+// gets here: its table is locked).
+template <class L, bool TableCentred>
+struct folded_head {
+    using type = L;
+};
+template <std::size_t D, std::size_t V, fixed_string Table>
+struct folded_head<TiedHead<D, V, Table, tie_fold::untie>, true> {
+    using type = Linear<D, V, false>;
+};
+template <std::size_t D, std::size_t V, fixed_string Table>
+struct folded_head<TiedHead<D, V, Table, tie_fold::correct>, true> {
+    using type = TiedHeadCorrected<D, V, Table>;
+};
 
 template <class Net>
 struct folded_policy {
@@ -89,10 +106,15 @@ struct folded_policy {
         const int k = analysis.layernorm_index[node];
         return k >= 0 && analysis.verdicts[static_cast<std::size_t>(k)].foldable;
     }
+    static constexpr bool table_centred(std::size_t node) {
+        const int table = graph_v<Net>.nodes[node].tied_node;
+        return table >= 0 && analysis.plan[static_cast<std::size_t>(table)].centre;
+    }
     template <class L, std::size_t Node>
     static auto pick() {
         if constexpr (is_layer_norm<L>::value && foldable_norm(Node)) return std::type_identity<RMSNorm<L::in_width, true>>{};
-        else if constexpr (!is_combinator_v<L> && analysis.plan[Node].centre) return std::type_identity<Centred<L>>{};
+        else if constexpr (analysis.plan[Node].centre) return std::type_identity<Centred<L>>{};
+        else if constexpr (is_tied_head<L>::value) return std::type_identity<typename folded_head<L, table_centred(Node)>::type>{};
         else return std::type_identity<L>{};
     }
     template <class L, std::size_t Node>

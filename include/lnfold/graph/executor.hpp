@@ -2,6 +2,7 @@
 // Run-time state of a forward pass: one output buffer and one scratch buffer per node, sized on first use
 // and reused (no allocation after the first call of a given shape), plus what each node read.
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -44,11 +45,31 @@ activation<T> run_leaf(executor<T>& ex, std::size_t node, std::size_t param_base
     const std::size_t scratch_count = L::scratch_size(in.layout, in.width);
     T* scratch = scratch_count ? ex.scratch[node].ensure(scratch_count) : nullptr;
     L::forward(layer_call<T>{ex.params + param_base, in.data, in.layout, in.width, y, out_layout, out_width,
-                             ex.tokens, scratch, ex.settings[node], path});
+                             ex.tokens, scratch, ex.settings[node], path, ex.params + ex.nodes[node].tied_offset});
     const activation<T> out{y, out_layout, out_width};
     ex.inputs[node] = in;
     ex.results[node] = out;
     return out;
+}
+
+// A TiedHead names the layer whose table it reads ("wte"): the nearest table lowered before it whose path is that
+// name or ends with "." + name (so a model nested under another Named still resolves).
+template <class L, class G>
+constexpr void resolve_tie(G& g, graph_node& n, const short_string&) {
+    n.tie = L::tie;
+    const std::string_view table = L::tied_table;
+    for (std::size_t t = g.tensor_count; t-- > 0;) {
+        const std::string_view p = g.tensors[t].path.view();
+        const std::string_view layer = p.substr(0, p.size() - std::min(p.size(), std::string_view(".weight").size()));
+        if (!p.ends_with(".weight")) continue;
+        if (layer == table || (layer.size() > table.size() && layer.ends_with(table) &&
+                               layer[layer.size() - table.size() - 1] == '.')) {
+            n.tied_node = g.tensors[t].node;
+            n.tied_offset = g.tensors[t].offset;
+            return;
+        }
+    }
+    g.unresolved_tie = true;
 }
 
 // Lowers a leaf layer into the node table.
@@ -68,6 +89,7 @@ constexpr int lower_leaf(G& g, int input, std::size_t width, const short_string&
     n.tensor_count = L::params.size();
     if constexpr (requires { L::groups; }) n.groups = L::groups;
     if constexpr (requires { L::has_bias; }) n.has_bias = L::has_bias;
+    if constexpr (requires { L::tied_table; }) resolve_tie<L>(g, n, path);
     if (path.full()) g.path_overflow = true;
     for (std::size_t i = 0; i < L::params.size(); ++i) {
         param_entry& e = g.tensors[g.tensor_count++];

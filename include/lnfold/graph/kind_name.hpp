@@ -26,6 +26,7 @@ constexpr std::string_view kind_name(layer_kind kind) {
         case layer_kind::layer_scale: return "LayerScale";
         case layer_kind::dropout: return "Dropout";
         case layer_kind::residual_add: return "residual add";
+        case layer_kind::tied_head: return "TiedHead";
     }
     return "layer";
 }

@@ -42,6 +42,9 @@ struct network_checks {
                   "lnfold: a parameter path is longer than 95 characters; use shorter Named segments");
     static_assert(detail::first_duplicate_path(graph_v<Net>) < 0,
                   "lnfold: two parameters share one path; give sibling Named layers different names");
+    static_assert(!graph_v<Net>.unresolved_tie,
+                  "lnfold: a TiedHead names a table that is not lowered before it; name the Embedding layer "
+                  "(TiedHead<D, V, \"wte\"> reads the weight of the layer Named \"wte\")");
     static constexpr bool ok = true;
 };
 

@@ -24,6 +24,9 @@ struct graph_node {
     std::size_t first_tensor = 0, tensor_count = 0;  // its entries in the tensor table
     std::size_t groups = 1;         // Conv2d groups
     bool has_bias = false;          // Linear / Conv2d / RMSNorm bias
+    int tied_node = -1;             // TiedHead: the node whose table it reads
+    std::size_t tied_offset = 0;    // TiedHead: arena offset of that table
+    tie_fold tie = tie_fold::keep;  // TiedHead: how fold() treats the tie
 };
 
 struct param_entry {
@@ -39,6 +42,7 @@ struct graph_table {
     std::array<param_entry, Tensors> tensors{};
     std::size_t node_count = 0, tensor_count = 0;
     bool path_overflow = false;
+    bool unresolved_tie = false;    // a TiedHead names no table lowered before it
 };
 
 // Combinators (Seq, Residual, Repeat, Named) declare `static constexpr bool is_combinator = true` and provide

@@ -15,7 +15,7 @@ namespace lnfold {
 enum class layer_kind {
     linear, conv2d, embedding, position_embedding, class_token, layer_norm, rms_norm,
     relu, gelu, gelu_tanh, silu, self_attention, mean_pool, take_token, centering, layer_scale, dropout,
-    residual_add,
+    residual_add, tied_head,
 };
 
 // How a parameter is initialised (see Model::initialize for the schemes).
@@ -71,6 +71,7 @@ struct layer_call {
     T* scratch;                    // scratch_size(in, in_width) elements, kept for the backward pass
     const node_settings& settings;
     std::string_view path;         // the node's path, for error messages
+    const T* tied = nullptr;       // TiedHead: the tied table inside the arena
 };
 
 // Defaults a layer spec inherits: no parameters, layout unchanged, no scratch, reads activations.
