@@ -34,4 +34,5 @@
 #include "lnfold/fold/analysis.hpp"
 #include "lnfold/fold/transforms.hpp"
 #include "lnfold/fold/fold.hpp"
+#include "lnfold/fold/insert_centering.hpp"
 #include "lnfold/fold/report.hpp"

@@ -172,3 +172,31 @@ TEST_CASE("a tied head reads the embedding table: logits = h Eᵀ") {
             CHECK(y(r, v) == Approx(expected).epsilon(1e-14));
         }
 }
+
+TEMPLATE_TEST_CASE("explicit centring is exact, and so is folding the centred network", "", float, double) {
+    const double tolerance = std::is_same_v<TestType, float> ? 1e-5 : 1e-12;
+    using Centred = with_centering_t<Bloom>;
+    double worst_centred = 0, worst_folded = 0;
+    for (int seed = 0; seed < seeds; ++seed) {
+        Model<Bloom, TestType> model;
+        randomise(model, 7000 + seed);
+        Model<Centred, TestType> centred;
+        std::copy(model.parameters().begin(), model.parameters().end(), centred.parameters().begin());
+        auto folded = fold(centred);
+        const batch<TestType> b = random_batch<Bloom, TestType>(seed);
+        const auto y = run(model, b);
+        const std::vector<TestType> expected(y.span().begin(), y.span().end());
+        double scale = 0;
+        for (auto v : expected) scale = std::max(scale, std::abs(double(v)));
+        const auto c = run(centred, b);
+        for (std::size_t i = 0; i < expected.size(); ++i)
+            worst_centred = std::max(worst_centred, std::abs(double(expected[i]) - double(c.span()[i])) / scale);
+        const auto f = run(folded, b);
+        for (std::size_t i = 0; i < expected.size(); ++i)
+            worst_folded = std::max(worst_folded, std::abs(double(expected[i]) - double(f.span()[i])) / scale);
+    }
+    INFO("centred " << worst_centred << ", folded " << worst_folded);
+    CHECK(worst_centred <= tolerance);
+    CHECK(worst_folded <= tolerance);
+    STATIC_REQUIRE(layernorm_count_v<folded_t<Centred>> == 0);
+}

@@ -107,6 +107,22 @@ TEST_CASE("a tied head changes the verdict unless the tie is handled") {
     CHECK(Model<Corrected>().parameter("lm_head.table_mean").size() == V);
 }
 
+TEST_CASE("explicit centring: one Centering after an embedding LayerNorm unlocks the whole stream") {
+    STATIC_REQUIRE(layernorm_count_v<Bloom> == 2 * L + 2);
+    STATIC_REQUIRE(foldable_count_v<Bloom> == 1);  // only the embedding LayerNorm itself
+    STATIC_REQUIRE(centering_plan<Bloom>().count == 1);
+    CHECK(centering_plan<Bloom>().insertions[0].path.view() == "word_embeddings_layernorm");
+    CHECK(centering_plan<Bloom>().insertions[0].layernorms == 2 * L + 1);
+    CHECK(format_centering_plan<Bloom>().find("makes 5 LayerNorms foldable") != std::string::npos);
+    using Centred = with_centering_t<Bloom>;
+    STATIC_REQUIRE(foldable_count_v<Centred> == 2 * L + 2);
+    STATIC_REQUIRE(std::is_same_v<typename Centred::template child<1>,
+                                  Named<"word_embeddings_layernorm", CentredOutput<LayerNorm<D>>>>);
+    // Nothing to insert where nothing is blocked, or where the blocked node's output reaches a non-LN consumer.
+    STATIC_REQUIRE(std::is_same_v<with_centering_t<Gpt>, Gpt>);
+    STATIC_REQUIRE(centering_plan<Bert>().count == 0);
+}
+
 TEST_CASE("type transforms replace exactly the foldable LayerNorms") {
     STATIC_REQUIRE(layernorm_count_v<folded_t<Gpt>> == 0);
     STATIC_REQUIRE(layernorm_count_v<rms_t<Bert>> == 0);

@@ -23,6 +23,10 @@ using GptTied = Seq<Named<"wte", Embedding<V, D>>, Named<"wpe", PositionEmbeddin
                     Named<"h", Repeat<L, GptBlock>>, Named<"ln_f", LayerNorm<D>>,
                     Named<"lm_head", TiedHead<D, V, "wte", Tie>>>;
 
+// BLOOM-style: an embedding LayerNorm starts the residual stream of Pre-LN blocks.
+using Bloom = Seq<Named<"word_embeddings", Embedding<V, D>>, Named<"word_embeddings_layernorm", LayerNorm<D>>,
+                  Named<"h", Repeat<L, GptBlock>>, Named<"ln_f", LayerNorm<D>>, Named<"lm_head", Linear<D, V, false>>>;
+
 // BERT-style Post-LN encoder with an embedding LayerNorm and a pooled classifier.
 using BertBlock = Seq<Residual<Named<"attention", SelfAttention<D, H>>>, Named<"attention_ln", LayerNorm<D>>,
                       Residual<Seq<Named<"intermediate", Linear<D, 2 * D>>, Named<"act", GELU>,

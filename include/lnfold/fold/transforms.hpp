@@ -79,6 +79,12 @@ struct is_layer_norm : std::false_type {};
 template <std::size_t D>
 struct is_layer_norm<LayerNorm<D>> : std::true_type {};
 
+// An explicitly centred LayerNorm (with_centering_t) folds into an explicitly centred RMSNorm.
+template <class L>
+struct is_centred_layer_norm : std::false_type {};
+template <std::size_t D>
+struct is_centred_layer_norm<CentredOutput<LayerNorm<D>>> : std::true_type {};
+
 template <class L>
 struct is_tied_head : std::false_type {};
 template <std::size_t D, std::size_t V, fixed_string Table, tie_fold Tie>
@@ -113,6 +119,8 @@ struct folded_policy {
     template <class L, std::size_t Node>
     static auto pick() {
         if constexpr (is_layer_norm<L>::value && foldable_norm(Node)) return std::type_identity<RMSNorm<L::in_width, true>>{};
+        else if constexpr (is_centred_layer_norm<L>::value && foldable_norm(Node))
+            return std::type_identity<CentredOutput<RMSNorm<L::in_width, true>>>{};
         else if constexpr (analysis.plan[Node].centre) return std::type_identity<Centred<L>>{};
         else if constexpr (is_tied_head<L>::value) return std::type_identity<typename folded_head<L, table_centred(Node)>::type>{};
         else return std::type_identity<L>{};
@@ -129,6 +137,8 @@ struct cbwc_policy : folded_policy<Net> {
     static auto pick() {
         constexpr auto plan = base::analysis.plan[Node];
         if constexpr (is_layer_norm<L>::value && base::foldable_norm(Node)) return std::type_identity<RMSNorm<L::in_width, true>>{};
+        else if constexpr (is_centred_layer_norm<L>::value && base::foldable_norm(Node))
+            return std::type_identity<CentredOutput<RMSNorm<L::in_width, true>>>{};
         else if constexpr (plan.centre && !plan.scaled_after) return std::type_identity<CBWC<L>>{};
         else if constexpr (plan.scale_into_input) return std::type_identity<CentredOutput<L>>{};
         else return std::type_identity<L>{};

@@ -4,6 +4,7 @@
 // Named children add their name; other combinators get their position only when needed (positional_of).
 #include <array>
 #include <cstddef>
+#include <tuple>
 #include <utility>
 
 #include "lnfold/graph/executor.hpp"
@@ -19,6 +20,8 @@ struct sequence {
     static_assert(sizeof...(L) > 0, "lnfold: Seq<> needs at least one layer");
     static constexpr bool is_combinator = true;
     static constexpr std::size_t size = sizeof...(L);
+    template <std::size_t I>
+    using child = std::tuple_element_t<I, std::tuple<L...>>;
 
     static constexpr std::array<std::size_t, size> child_in_widths{in_width_of<L>()...};
     static constexpr std::array<detail::width_function, size> child_out_widths{&resolve_out_of<L>...};
