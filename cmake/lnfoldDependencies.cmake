@@ -10,6 +10,9 @@ if(NOT TARGET xtl)
 endif()
 find_dependency(xsimd 8.1)
 
+# zlib (optional): the data loaders read the .gz files of Debian's dataset packages directly.
+find_package(ZLIB QUIET)
+
 if(NOT DEFINED LNFOLD_OPENMP OR LNFOLD_OPENMP)
   find_package(OpenMP COMPONENTS CXX QUIET)
 endif()
