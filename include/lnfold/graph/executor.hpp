@@ -3,11 +3,13 @@
 // and reused (no allocation after the first call of a given shape), plus what each node read.
 #include <cstddef>
 #include <algorithm>
+#include <string>
 #include <cstdint>
 #include <span>
 #include <vector>
 
 #include "lnfold/core/aligned_buffer.hpp"
+#include "lnfold/core/error.hpp"
 #include "lnfold/core/layout.hpp"
 #include "lnfold/graph/node.hpp"
 
@@ -30,10 +32,61 @@ struct executor {
     std::vector<activation<T>> inputs, results;       // per node, from the latest forward
     std::vector<node_settings> settings;              // per node
 
+    // Backward state: dL/d(output) per node, whether anything has flowed into it yet, shared temporaries.
+    T* param_grads = nullptr;                         // the gradient arena (+=)
+    std::vector<aligned_buffer<T>> grads;             // per node, sized like outputs
+    std::vector<unsigned char> has_grad;              // per node
+    aligned_buffer<T> dx, work;
+
     explicit executor(std::span<const graph_node> table)
         : nodes(table), outputs(table.size()), scratch(table.size()), inputs(table.size()),
-          results(table.size()), settings(table.size()) {}
+          results(table.size()), settings(table.size()), grads(table.size()), has_grad(table.size()) {}
 };
+
+// Adds a gradient contribution to dL/d(output of `producer`): the first contribution is copied, later ones
+// (a value read by several consumers: the residual stream) are summed. The network input's gradient is dropped.
+template <class T>
+void accumulate_grad(executor<T>& ex, int producer, const T* data, std::size_t count) {
+    if (producer == network_input) return;
+    const std::size_t p = static_cast<std::size_t>(producer);
+    T* g = ex.grads[p].ensure(count);
+    if (!ex.has_grad[p]) {
+        std::copy(data, data + count, g);
+        ex.has_grad[p] = 1;
+    } else {
+        for (std::size_t i = 0; i < count; ++i) g[i] += data[i];
+    }
+}
+
+// Backward of one leaf layer as node `node`: its output gradient is complete (every consumer comes later in
+// execution order and has already run), so it computes dx and its parameter gradients and passes dx on.
+template <class L, class T>
+void backward_leaf(executor<T>& ex, std::size_t node, std::size_t param_base) {
+    if (!ex.has_grad[node]) return;  // nothing downstream depends on this node
+    const graph_node& n = ex.nodes[node];
+    const activation<T>& in = ex.inputs[node];
+    const activation<T>& out = ex.results[node];
+    if constexpr (!requires { L::template backward<T>; }) {
+        throw config_error("lnfold: " + L::type_name() + " at '" + std::string(n.path.view()) + "' has no backward pass");
+    } else {
+        const bool needs_dx = n.input != network_input && !L::reads_tokens;
+        const std::size_t in_count = in.layout.row_count() * in.width;
+        T* dx = needs_dx ? ex.dx.ensure(in_count) : nullptr;
+        const std::size_t work_count = L::backward_scratch_size(in.layout, in.width);
+        T* work = work_count ? ex.work.ensure(work_count) : nullptr;
+        L::backward(layer_grad_call<T>{ex.params + param_base, in.data, in.layout, in.width, out.data, out.layout,
+                                       out.width, ex.tokens, ex.scratch[node].data(), ex.settings[node], n.path.view(),
+                                       ex.grads[node].data(), dx, ex.param_grads + param_base, work,
+                                       ex.params + n.tied_offset, ex.param_grads + n.tied_offset});
+        if (needs_dx) accumulate_grad(ex, n.input, dx, in_count);
+    }
+}
+
+template <class L, class T>
+void backward_node(executor<T>& ex, std::size_t node, std::size_t param_base) {
+    if constexpr (is_combinator_v<L>) L::backward(ex, node, param_base);
+    else backward_leaf<L>(ex, node, param_base);
+}
 
 // Runs one leaf layer as node `node`, its parameters at params + param_base.
 template <class L, class T>

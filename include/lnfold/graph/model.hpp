@@ -2,6 +2,7 @@
 // Model<Net, T>: the run-time state of a network type. One aligned parameter arena (offsets fixed at compile
 // time by graph_v<Net>), a gradient arena of the same layout, per-node settings, and per-node caches that are
 // sized on the first call of a shape and reused afterwards (forward allocates nothing after warm-up).
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -132,6 +133,23 @@ public:
     }
     tensor_view<T> output() const { return last_; }
 
+    // Reverse mode over the latest forward: dy = dL/d(output) (output().size() values). Parameter gradients are
+    // ADDED to the gradient arena (call zero_grad() between steps); values read by several consumers (the
+    // residual stream) get the sum of their consumers' gradients. Allocates only when a shape grows.
+    void backward(std::span<const T> dy) {
+        if (last_.data == nullptr)
+            throw config_error("lnfold: Model::backward: call forward first (backward differentiates the latest forward)");
+        if (dy.size() != last_.size())
+            throw shape_error("lnfold: Model::backward: dL/d(output) needs " + std::to_string(last_.size()) + " values (" +
+                              std::to_string(last_.rows()) + " rows x " + std::to_string(last_.width) + "), got " +
+                              std::to_string(dy.size()));
+        std::fill(exec_.has_grad.begin(), exec_.has_grad.end(), static_cast<unsigned char>(0));
+        exec_.param_grads = grads_.data();
+        accumulate_grad(exec_, static_cast<int>(node_count - 1), dy.data(), dy.size());
+        backward_node<Net>(exec_, 0, 0);
+    }
+    void zero_grad() { std::fill(grads_.span().begin(), grads_.span().end(), T(0)); }
+
     // Calls f(parameter_ref<T>) for every parameter tensor, in execution order.
     template <class F>
     void visit_parameters(F&& f) {
@@ -152,6 +170,9 @@ public:
     std::span<const T> parameter(std::string_view path) const {
         return {params_.data() + entry(path).offset, entry(path).spec.numel()};
     }
+    std::span<const T> gradient(std::string_view path) const {
+        return {grads_.data() + entry(path).offset, entry(path).spec.numel()};
+    }
     std::span<T> gradient(std::string_view path) { return {grads_.data() + entry(path).offset, entry(path).spec.numel()}; }
     static const param_entry& entry(std::string_view path) {
         for (std::size_t t = 0; t < tensor_count; ++t)
@@ -167,6 +188,7 @@ public:
     std::span<T> parameters() { return params_.span(); }
     std::span<const T> parameters() const { return params_.span(); }
     std::span<T> gradients() { return grads_.span(); }
+    std::span<const T> gradients() const { return grads_.span(); }
 
     // Norm eps, per LayerNorm / RMSNorm node (path of the norm, e.g. "h.0.ln_1") or for all of them.
     void set_eps(double eps) {

@@ -28,6 +28,11 @@ struct Named {
     }
 
     template <class T>
+    static void backward(executor<T>& ex, std::size_t node, std::size_t param_base) {
+        backward_node<L>(ex, node, param_base);
+    }
+
+    template <class T>
     static activation<T> run(executor<T>& ex, std::size_t node, std::size_t param_base, activation<T> in) {
         return run_node<L>(ex, node, param_base, in);
     }

@@ -32,6 +32,11 @@ struct Repeat {
     }
 
     template <class T>
+    static void backward(executor<T>& ex, std::size_t node, std::size_t param_base) {
+        for (std::size_t i = N; i-- > 0;) backward_node<Block>(ex, node + i * block_nodes, param_base + i * block_params);
+    }
+
+    template <class T>
     static activation<T> run(executor<T>& ex, std::size_t node, std::size_t param_base, activation<T> in) {
         for (std::size_t i = 0; i < N; ++i)
             in = run_node<Block>(ex, node + i * block_nodes, param_base + i * block_params, in);

@@ -38,6 +38,20 @@ struct Residual {
         return static_cast<int>(index);
     }
 
+    // Backward: y = x + branch(x), so dL/dy flows unchanged to the branch output and to the skip input.
+    template <class T>
+    static void backward(executor<T>& ex, std::size_t node, std::size_t param_base) {
+        const std::size_t add = node + node_count_of<Branch>();
+        if (ex.has_grad[add]) {
+            const graph_node& n = ex.nodes[add];
+            const activation<T>& out = ex.results[add];
+            const std::size_t count = out.layout.row_count() * out.width;
+            accumulate_grad(ex, n.input, ex.grads[add].data(), count);
+            accumulate_grad(ex, n.input2, ex.grads[add].data(), count);
+        }
+        backward_node<Branch>(ex, node, param_base);
+    }
+
     template <class T>
     static activation<T> run(executor<T>& ex, std::size_t node, std::size_t param_base, activation<T> in) {
         const activation<T> branch = run_node<Branch>(ex, node, param_base, in);

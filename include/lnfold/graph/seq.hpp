@@ -51,6 +51,15 @@ struct sequence {
         return out;
     }
 
+    // Backward: the children in reverse order.
+    template <class T>
+    static void backward(executor<T>& ex, std::size_t node, std::size_t param_base) {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            constexpr std::size_t last = size - 1;
+            (backward_node<child<last - I>>(ex, node + node_offsets[last - I], param_base + param_offsets[last - I]), ...);
+        }(std::make_index_sequence<size>{});
+    }
+
     template <class T>
     static activation<T> run(executor<T>& ex, std::size_t node, std::size_t param_base, activation<T> in) {
         [&]<std::size_t... I>(std::index_sequence<I...>) {

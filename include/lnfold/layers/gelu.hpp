@@ -12,6 +12,12 @@ struct GELU : detail::elementwise<GELU> {
     static std::string type_name() { return "GELU"; }
     template <class T>
     static T apply(T x) { return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440))); }
+    // d/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
+    template <class T>
+    static T derivative(T x) {
+        return T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440))) +
+               x * std::exp(T(-0.5) * x * x) * T(0.39894228040143267794);
+    }
 };
 
 }  // namespace lnfold

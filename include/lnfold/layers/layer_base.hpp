@@ -74,6 +74,30 @@ struct layer_call {
     const T* tied = nullptr;       // TiedHead: the tied table inside the arena
 };
 
+// One backward call of a leaf layer (the vector-Jacobian product of its forward):
+//   dx (in rows x in_width)  = dL/dx, overwritten (nullptr when the input needs no gradient: token ids, the network input)
+//   dparams (the layer's block in the gradient arena) += dL/dparams
+template <class T>
+struct layer_grad_call {
+    const T* params;
+    const T* x;                    // the input of the latest forward
+    Layout in;
+    std::size_t in_width;
+    const T* y;                    // its output
+    Layout out;
+    std::size_t out_width;
+    const std::int32_t* tokens;
+    const T* scratch;              // what forward kept (means, 1/std, attention probabilities, im2col)
+    const node_settings& settings;
+    std::string_view path;
+    const T* dy;                   // dL/dy
+    T* dx;
+    T* dparams;
+    T* work;                       // backward_scratch_size(in, in_width) elements of temporary space
+    const T* tied = nullptr;       // TiedHead: the tied table, and its gradient (+=)
+    T* dtied = nullptr;
+};
+
 // Defaults a layer spec inherits: no parameters, layout unchanged, no scratch, reads activations.
 struct layer_defaults {
     static constexpr std::array<param_spec, 0> params{};
@@ -81,6 +105,7 @@ struct layer_defaults {
     static constexpr bool needs_image = false;
     static Layout output_layout(const Layout& in, std::string_view) { return in; }
     static std::size_t scratch_size(const Layout&, std::size_t) { return 0; }
+    static std::size_t backward_scratch_size(const Layout&, std::size_t) { return 0; }
 };
 
 // Offset of parameter I inside a layer's block, and the block's size (both padded).

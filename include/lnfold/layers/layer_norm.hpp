@@ -48,6 +48,37 @@ struct LayerNorm : layer_defaults {
             }
         });
     }
+
+    // With xhat = (x - mean) rstd and g = gamma ⊙ dy:
+    //   dx = rstd (g - mean(g) - xhat mean(g ⊙ xhat));  dgamma += Σ_rows dy ⊙ xhat;  dbeta += Σ_rows dy.
+    template <class T>
+    static void backward(const layer_grad_call<T>& c) {
+        const std::size_t rows = c.in.row_count();
+        const T* gamma = c.params;
+        const T* mean = c.scratch;
+        const T* rstd = c.scratch + rows;
+        T* dgamma = c.dparams;
+        T* dbeta = c.dparams + param_offset<LayerNorm>(1);
+        for (std::size_t r = 0; r < rows; ++r) {
+            const T* x = c.x + r * Dim;
+            const T* dy = c.dy + r * Dim;
+            T g_sum = 0, gx_sum = 0;
+            for (std::size_t i = 0; i < Dim; ++i) {
+                const T xhat = (x[i] - mean[r]) * rstd[r];
+                const T g = gamma[i] * dy[i];
+                g_sum += g;
+                gx_sum += g * xhat;
+                dgamma[i] += dy[i] * xhat;
+                dbeta[i] += dy[i];
+            }
+            if (!c.dx) continue;
+            const T g_mean = g_sum / T(Dim), gx_mean = gx_sum / T(Dim);
+            for (std::size_t i = 0; i < Dim; ++i) {
+                const T xhat = (x[i] - mean[r]) * rstd[r];
+                c.dx[r * Dim + i] = rstd[r] * (gamma[i] * dy[i] - g_mean - xhat * gx_mean);
+            }
+        }
+    }
 };
 
 }  // namespace lnfold

@@ -40,6 +40,21 @@ struct Linear : layer_defaults {
             if constexpr (Bias) y.rowwise() += map_vector(c.params + param_offset<Linear>(1), Out);
         });
     }
+
+    // dX (rows x In) = dY W;  dW (Out x In) += dYᵀ X;  db += column sums of dY.
+    template <class T>
+    static void backward(const layer_grad_call<T>& c) {
+        const std::size_t rows = c.in.row_count();
+        const auto dy = map_matrix(c.dy, rows, Out);
+        if (c.dx) {
+            const auto weight = map_matrix(c.params, Out, In);
+            parallel_for_rows(rows, In * Out, [&](std::size_t begin, std::size_t end) {
+                map_matrix(c.dx + begin * In, end - begin, In).noalias() = map_matrix(c.dy + begin * Out, end - begin, Out) * weight;
+            });
+        }
+        map_matrix(c.dparams, Out, In).noalias() += dy.transpose() * map_matrix(c.x, rows, In);
+        if constexpr (Bias) map_matrix(c.dparams + param_offset<Linear>(1), 1, Out) += dy.colwise().sum();
+    }
 };
 
 }  // namespace lnfold

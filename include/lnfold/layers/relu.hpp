@@ -11,6 +11,8 @@ struct ReLU : detail::elementwise<ReLU> {
     static std::string type_name() { return "ReLU"; }
     template <class T>
     static T apply(T x) { return x < T(0) ? T(0) : x; }
+    template <class T>
+    static T derivative(T x) { return x > T(0) ? T(1) : T(0); }  // torch's choice at 0: 0
 };
 
 }  // namespace lnfold

@@ -52,6 +52,30 @@ struct RMSNorm : layer_defaults {
             }
         });
     }
+
+    // With xhat = x rrms and g = gamma ⊙ dy:  dx = rrms (g - xhat mean(g ⊙ xhat));
+    // dgamma += Σ_rows dy ⊙ xhat;  dbeta += Σ_rows dy.
+    template <class T>
+    static void backward(const layer_grad_call<T>& c) {
+        const std::size_t rows = c.in.row_count();
+        const T* gamma = c.params;
+        T* dgamma = c.dparams;
+        for (std::size_t r = 0; r < rows; ++r) {
+            const T* x = c.x + r * Dim;
+            const T* dy = c.dy + r * Dim;
+            const T rrms = c.scratch[r];
+            T gx_sum = 0;
+            for (std::size_t i = 0; i < Dim; ++i) {
+                gx_sum += gamma[i] * dy[i] * x[i] * rrms;
+                dgamma[i] += dy[i] * x[i] * rrms;
+            }
+            if constexpr (Bias)
+                for (std::size_t i = 0; i < Dim; ++i) c.dparams[param_offset<RMSNorm>(1) + i] += dy[i];
+            if (!c.dx) continue;
+            const T gx_mean = gx_sum / T(Dim);
+            for (std::size_t i = 0; i < Dim; ++i) c.dx[r * Dim + i] = rrms * (gamma[i] * dy[i] - x[i] * rrms * gx_mean);
+        }
+    }
 };
 
 }  // namespace lnfold

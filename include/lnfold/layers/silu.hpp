@@ -12,6 +12,12 @@ struct SiLU : detail::elementwise<SiLU> {
     static std::string type_name() { return "SiLU"; }
     template <class T>
     static T apply(T x) { return x / (T(1) + std::exp(-x)); }
+    // d/dx = s (1 + x (1 - s)), s = sigmoid(x)
+    template <class T>
+    static T derivative(T x) {
+        const T s = T(1) / (T(1) + std::exp(-x));
+        return s * (T(1) + x * (T(1) - s));
+    }
 };
 
 }  // namespace lnfold
