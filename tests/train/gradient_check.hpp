@@ -44,8 +44,9 @@ struct gradient_case {
 // Randomises every parameter (norm gains near 1), builds x or ids for `layout`, checks every tensor.
 template <class Net>
 gradient_report check_gradients(const lnfold::Layout& layout, std::uint64_t seed, std::size_t probes = 24,
-                                std::size_t vocab = 0) {
+                                std::size_t vocab = 0, bool training = false) {
     gradient_case<Net> c;
+    c.model.set_training(training, seed);
     lnfold::random_stream rng(seed);
     c.model.visit_parameters([&](auto p) {
         const bool gain = p.spec.init == lnfold::init_kind::ones;

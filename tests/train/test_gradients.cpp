@@ -42,3 +42,30 @@ TEST_CASE("residual streams sum the gradients of their consumers") {
     require_gradients<Seq<Linear<3, 6>, Residual<Seq<LayerNorm<6>, Linear<6, 6>, GELU>>,
                           Repeat<2, Residual<Seq<RMSNorm<6, true>, Linear<6, 6>>>>, Linear<6, 2>>>(Layout::rows(4));
 }
+
+TEST_CASE("Conv2d: stride, padding, groups, depthwise") {
+    require_gradients<Seq<Conv2d<3, 4, 3, 1, 1>, Conv2d<4, 4, 2, 2, 0, 2>, Conv2d<4, 4, 3, 1, 1, 4>, MeanPool, Linear<4, 2>>>(
+        Layout::image(2, 5, 6));
+}
+
+TEST_CASE("sequence layers: embeddings, positions, class token, pooling, token readout") {
+    require_gradients<Seq<Embedding<11, 6>, PositionEmbedding<5, 6>, Linear<6, 6>, MeanPool, Linear<6, 3>>>(
+        Layout::sequence(2, 4), smooth, 11);
+    require_gradients<Seq<Linear<3, 6>, ClassToken<6>, PositionEmbedding<5, 6>, TakeToken<0>, Linear<6, 2>>>(
+        Layout::sequence(2, 4));
+    require_gradients<Seq<Linear<3, 6>, ClassToken<6>, TakeToken<2>, Linear<6, 2>>>(Layout::sequence(2, 4));
+}
+
+TEST_CASE("Centering, LayerScale, Dropout (inference and training masks)") {
+    require_gradients<Seq<Linear<3, 6>, Centering, LayerScale<6>, Linear<6, 2>>>(Layout::rows(4));
+    require_gradients<Seq<Linear<3, 6>, Dropout<300>, Linear<6, 2>>>(Layout::rows(4));
+    // Training mode: the mask is fixed for a given (seed, step), so finite differences see the same mask.
+    const gradient_report r = check_gradients<Seq<Linear<3, 6>, Dropout<300>, Linear<6, 2>>>(Layout::rows(4), 3, 24, 0, true);
+    CHECK(r.worst_relative <= smooth);
+}
+
+TEST_CASE("SelfAttention, causal and not") {
+    require_gradients<Seq<Linear<3, 8>, SelfAttention<8, 2>, Linear<8, 2>>>(Layout::sequence(2, 5));
+    require_gradients<Seq<Linear<3, 8>, SelfAttention<8, 4, true>, Linear<8, 2>>>(Layout::sequence(2, 5));
+    require_gradients<Seq<Linear<3, 8>, SelfAttention<8, 1, true>>>(Layout::sequence(1, 1));
+}

@@ -27,6 +27,19 @@ struct Centering : layer_defaults, width_preserving {
             }
         });
     }
+
+    // The centring projection is symmetric: dx = dy - mean(dy)
+    template <class T>
+    static void backward(const layer_grad_call<T>& c) {
+        const std::size_t width = c.in_width;
+        for (std::size_t r = 0; r < c.in.row_count(); ++r) {
+            const T* dy = c.dy + r * width;
+            T sum = 0;
+            for (std::size_t i = 0; i < width; ++i) sum += dy[i];
+            const T mean = sum / T(width);
+            for (std::size_t i = 0; i < width; ++i) c.dx[r * width + i] = dy[i] - mean;
+        }
+    }
 };
 
 }  // namespace lnfold

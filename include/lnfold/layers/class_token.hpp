@@ -32,6 +32,17 @@ struct ClassToken : layer_defaults {
             std::memcpy(out + Dim, c.x + b * tokens * Dim, tokens * Dim * sizeof(T));
         }
     }
+
+    // dx[b, t] = dy[b, 1 + t];  dcls += Σ_b dy[b, 0]
+    template <class T>
+    static void backward(const layer_grad_call<T>& c) {
+        const std::size_t tokens = c.in.tokens;
+        for (std::size_t b = 0; b < c.in.batch; ++b) {
+            const T* dy = c.dy + b * (tokens + 1) * Dim;
+            for (std::size_t i = 0; i < Dim; ++i) c.dparams[i] += dy[i];
+            if (c.dx) std::memcpy(c.dx + b * tokens * Dim, dy + Dim, tokens * Dim * sizeof(T));
+        }
+    }
 };
 
 }  // namespace lnfold

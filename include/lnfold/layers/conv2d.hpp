@@ -1,6 +1,7 @@
 #pragma once
 // Conv2d<Cin, Cout, Kernel, Stride, Pad, Groups, Bias> over NHWC activations (rows are pixels, width is
 // channels). Weight stored (Cout, Cin/Groups, Kernel, Kernel) like torch.nn.Conv2d.
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <string>
@@ -60,6 +61,24 @@ struct Conv2d : layer_defaults {
         return output_layout(in, "").row_count() * patch;
     }
 
+    // Calls f(k, at) for each entry k = (ci, ky, kx) of output pixel p's patch in group g, with `at` the index of
+    // the input element it reads (NHWC) or -1 in the padding.
+    template <class F>
+    static void visit_patch(const Layout& in, const Layout& out, std::size_t p, std::size_t g, F&& f) {
+        const std::size_t b = p / out.tokens, oy = (p % out.tokens) / out.width, ox = p % out.width;
+        for (std::size_t ci = 0; ci < group_in; ++ci)
+            for (std::size_t ky = 0; ky < Kernel; ++ky)
+                for (std::size_t kx = 0; kx < Kernel; ++kx) {
+                    const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(oy * Stride + ky) - std::ptrdiff_t(Pad);
+                    const std::ptrdiff_t ix = static_cast<std::ptrdiff_t>(ox * Stride + kx) - std::ptrdiff_t(Pad);
+                    const bool inside = iy >= 0 && ix >= 0 && iy < std::ptrdiff_t(in.height) && ix < std::ptrdiff_t(in.width);
+                    const std::size_t k = (ci * Kernel + ky) * Kernel + kx;
+                    f(k, inside ? static_cast<std::ptrdiff_t>(((b * in.height + std::size_t(iy)) * in.width + std::size_t(ix)) * Cin +
+                                                              g * group_in + ci)
+                                : std::ptrdiff_t(-1));
+                }
+    }
+
     // For each group g: cols (pixels x patch), patch index (ci, ky, kx) as in the weight's flattening;
     // Y[:, g*group_out:(g+1)*group_out] = cols W_g^T (+ b).
     template <class T>
@@ -70,28 +89,43 @@ struct Conv2d : layer_defaults {
         const auto weight = map_matrix(c.params, Cout, patch);
         for (std::size_t g = 0; g < Groups; ++g) {
             parallel_for_rows(pixels, patch * (group_out + 1), [&](std::size_t begin, std::size_t end) {
-                for (std::size_t p = begin; p < end; ++p) {
-                    const std::size_t b = p / out.tokens, oy = (p % out.tokens) / out.width, ox = p % out.width;
-                    T* col = c.scratch + p * patch;
-                    for (std::size_t ci = 0; ci < group_in; ++ci)
-                        for (std::size_t ky = 0; ky < Kernel; ++ky)
-                            for (std::size_t kx = 0; kx < Kernel; ++kx) {
-                                const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(oy * Stride + ky) - std::ptrdiff_t(Pad);
-                                const std::ptrdiff_t ix = static_cast<std::ptrdiff_t>(ox * Stride + kx) - std::ptrdiff_t(Pad);
-                                const bool inside = iy >= 0 && ix >= 0 && iy < std::ptrdiff_t(in.height) &&
-                                                    ix < std::ptrdiff_t(in.width);
-                                col[(ci * Kernel + ky) * Kernel + kx] =
-                                    inside ? c.x[((b * in.height + std::size_t(iy)) * in.width + std::size_t(ix)) * Cin +
-                                                 g * group_in + ci]
-                                           : T(0);
-                            }
-                }
+                for (std::size_t p = begin; p < end; ++p) visit_patch(in, out, p, g, [&](std::size_t k, std::ptrdiff_t at) {
+                    c.scratch[p * patch + k] = at >= 0 ? c.x[at] : T(0);
+                });
                 const auto cols = map_matrix(static_cast<const T*>(c.scratch) + begin * patch, end - begin, patch);
                 auto y = map_strided(c.y + begin * Cout + g * group_out, end - begin, group_out, Cout);
                 y.noalias() = cols * weight.middleRows(static_cast<Eigen::Index>(g * group_out), group_out).transpose();
                 if constexpr (Bias)
                     y.rowwise() += map_vector(c.params + param_offset<Conv2d>(1) + g * group_out, group_out);
             });
+        }
+    }
+
+    // Per group g, with cols_g recomputed (pixels x patch) and dY_g (pixels x group_out):
+    //   dW_g += dY_gᵀ cols_g;  db_g += column sums of dY_g;  dcols = dY_g W_g, scattered back (col2im) into dX.
+    static std::size_t backward_scratch_size(const Layout& in, std::size_t) { return 2 * scratch_size(in, 0); }
+    template <class T>
+    static void backward(const layer_grad_call<T>& c) {
+        const std::size_t pixels = c.out.row_count();
+        T* cols = c.work;
+        T* dcols = c.work + pixels * patch;
+        const auto weight = map_matrix(c.params, Cout, patch);
+        auto dweight = map_matrix(c.dparams, Cout, patch);
+        if (c.dx) std::fill(c.dx, c.dx + c.in.row_count() * Cin, T(0));
+        for (std::size_t g = 0; g < Groups; ++g) {
+            for (std::size_t p = 0; p < pixels; ++p)
+                visit_patch(c.in, c.out, p, g, [&](std::size_t k, std::ptrdiff_t at) { cols[p * patch + k] = at >= 0 ? c.x[at] : T(0); });
+            const auto dy = map_strided(c.dy + g * group_out, pixels, group_out, Cout);
+            const auto rows = static_cast<Eigen::Index>(g * group_out);
+            dweight.middleRows(rows, group_out).noalias() += dy.transpose() * map_matrix(static_cast<const T*>(cols), pixels, patch);
+            if constexpr (Bias)
+                map_matrix(c.dparams + param_offset<Conv2d>(1) + g * group_out, 1, group_out) += dy.colwise().sum();
+            if (!c.dx) continue;
+            map_matrix(dcols, pixels, patch).noalias() = dy * weight.middleRows(rows, group_out);
+            for (std::size_t p = 0; p < pixels; ++p)
+                visit_patch(c.in, c.out, p, g, [&](std::size_t k, std::ptrdiff_t at) {
+                    if (at >= 0) c.dx[at] += dcols[p * patch + k];
+                });
         }
     }
 };

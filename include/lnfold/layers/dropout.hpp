@@ -36,6 +36,19 @@ struct Dropout : layer_defaults, width_preserving {
         const T scale = T(1) / T(1 - probability);
         for (std::size_t i = 0; i < count; ++i) c.y[i] = keep(call_seed, i) ? c.x[i] * scale : T(0);
     }
+
+    // dx = dy ⊙ (the same mask) / (1 - p) in training, dy at inference
+    template <class T>
+    static void backward(const layer_grad_call<T>& c) {
+        const std::size_t count = c.in.row_count() * c.in_width;
+        if (!c.settings.training || Permille == 0) {
+            std::memcpy(c.dx, c.dy, count * sizeof(T));
+            return;
+        }
+        const std::uint64_t call_seed = seed_for(c.settings.seed + c.settings.step * 0x9E3779B97F4A7C15ull, c.path);
+        const T scale = T(1) / T(1 - probability);
+        for (std::size_t i = 0; i < count; ++i) c.dx[i] = keep(call_seed, i) ? c.dy[i] * scale : T(0);
+    }
 };
 
 }  // namespace lnfold

@@ -34,6 +34,15 @@ struct Embedding : layer_defaults {
             std::memcpy(c.y + r * Dim, c.params + static_cast<std::size_t>(id) * Dim, Dim * sizeof(T));
         }
     }
+
+    // dtable[id[r]] += dy[r] (ids were validated by forward)
+    template <class T>
+    static void backward(const layer_grad_call<T>& c) {
+        for (std::size_t r = 0; r < c.in.row_count(); ++r) {
+            T* row = c.dparams + static_cast<std::size_t>(c.tokens[r]) * Dim;
+            for (std::size_t i = 0; i < Dim; ++i) row[i] += c.dy[r * Dim + i];
+        }
+    }
 };
 
 }  // namespace lnfold

@@ -28,6 +28,16 @@ struct LayerScale : layer_defaults {
                 for (std::size_t i = 0; i < Dim; ++i) c.y[r * Dim + i] = c.x[r * Dim + i] * c.params[i];
         });
     }
+
+    // dx = dy ⊙ gamma;  dgamma += Σ_rows dy ⊙ x
+    template <class T>
+    static void backward(const layer_grad_call<T>& c) {
+        for (std::size_t r = 0; r < c.in.row_count(); ++r)
+            for (std::size_t i = 0; i < Dim; ++i) {
+                c.dparams[i] += c.dy[r * Dim + i] * c.x[r * Dim + i];
+                if (c.dx) c.dx[r * Dim + i] = c.dy[r * Dim + i] * c.params[i];
+            }
+    }
 };
 
 }  // namespace lnfold

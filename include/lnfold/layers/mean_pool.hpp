@@ -27,6 +27,15 @@ struct MeanPool : layer_defaults, width_preserving {
             for (std::size_t i = 0; i < width; ++i) y[i] /= T(tokens);
         }
     }
+
+    // dx[b, t] = dy[b] / tokens
+    template <class T>
+    static void backward(const layer_grad_call<T>& c) {
+        const std::size_t width = c.in_width, tokens = c.in.tokens;
+        for (std::size_t b = 0; b < c.in.batch; ++b)
+            for (std::size_t t = 0; t < tokens; ++t)
+                for (std::size_t i = 0; i < width; ++i) c.dx[(b * tokens + t) * width + i] = c.dy[b * width + i] / T(tokens);
+    }
 };
 
 }  // namespace lnfold

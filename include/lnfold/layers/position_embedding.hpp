@@ -1,5 +1,6 @@
 #pragma once
 // PositionEmbedding<MaxLen, Dim>: adds a learned (MaxLen, Dim) table by token position (GPT-2 wpe, ViT).
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <string>
@@ -37,6 +38,16 @@ struct PositionEmbedding : layer_defaults {
                 const std::size_t r = b * c.in.tokens + t;
                 for (std::size_t i = 0; i < Dim; ++i) c.y[r * Dim + i] = c.x[r * Dim + i] + c.params[t * Dim + i];
             }
+    }
+
+    // dx = dy;  dtable[t] += Σ_b dy[b, t]
+    template <class T>
+    static void backward(const layer_grad_call<T>& c) {
+        const std::size_t count = c.in.row_count() * Dim;
+        if (c.dx) std::copy(c.dy, c.dy + count, c.dx);
+        for (std::size_t b = 0; b < c.in.batch; ++b)
+            for (std::size_t t = 0; t < c.in.tokens; ++t)
+                for (std::size_t i = 0; i < Dim; ++i) c.dparams[t * Dim + i] += c.dy[(b * c.in.tokens + t) * Dim + i];
     }
 };
 

@@ -83,6 +83,60 @@ struct SelfAttention : layer_defaults {
         });
     }
 
+    // Backward, from the saved qkv, ctx and P:
+    //   dWproj += dYᵀ ctx;  dbproj += Σ dY;  dctx = dY Wproj
+    //   per (b, h): dV = Pᵀ dctx_bh;  dP = dctx_bh Vᵀ;  dS = P ⊙ (dP - rowsum(dP ⊙ P)) / sqrt(hd)
+    //               dQ = dS K;  dK = dSᵀ Q          (masked entries have P = 0, so dS = 0 there)
+    //   dWqkv += dqkvᵀ x;  dbqkv += Σ dqkv;  dx = dqkv Wqkv
+    // Work: dctx (rows x Dim) | dqkv (rows x 3*Dim) | dP (tokens x tokens).
+    static std::size_t backward_scratch_size(const Layout& in, std::size_t) {
+        return in.row_count() * 4 * Dim + in.tokens * in.tokens;
+    }
+    template <class T>
+    static void backward(const layer_grad_call<T>& c) {
+        const std::size_t rows = c.in.row_count(), tokens = c.in.tokens;
+        const T* qkv = c.scratch;
+        const T* ctx = qkv + rows * 3 * Dim;
+        const T* probs = ctx + rows * Dim;
+        T* dctx = c.work;
+        T* dqkv = dctx + rows * Dim;
+        T* dp_buffer = dqkv + rows * 3 * Dim;
+        const auto dy = map_matrix(c.dy, rows, Dim);
+
+        map_matrix(c.dparams + param_offset<SelfAttention>(2), Dim, Dim).noalias() += dy.transpose() * map_matrix(ctx, rows, Dim);
+        map_matrix(c.dparams + param_offset<SelfAttention>(3), 1, Dim) += dy.colwise().sum();
+        map_matrix(dctx, rows, Dim).noalias() = dy * map_matrix(c.params + param_offset<SelfAttention>(2), Dim, Dim);
+
+        const T scale = T(1) / std::sqrt(T(head_dim));
+        for (std::size_t b = 0; b < c.in.batch; ++b)
+            for (std::size_t h = 0; h < Heads; ++h) {
+                const std::size_t offset = b * tokens * 3 * Dim + h * head_dim;
+                const auto q = map_strided(qkv + offset, tokens, head_dim, 3 * Dim);
+                const auto k = map_strided(qkv + offset + Dim, tokens, head_dim, 3 * Dim);
+                const auto v = map_strided(qkv + offset + 2 * Dim, tokens, head_dim, 3 * Dim);
+                auto dq = map_strided(dqkv + offset, tokens, head_dim, 3 * Dim);
+                auto dk = map_strided(dqkv + offset + Dim, tokens, head_dim, 3 * Dim);
+                auto dv = map_strided(dqkv + offset + 2 * Dim, tokens, head_dim, 3 * Dim);
+                const auto p = map_matrix(probs + (b * Heads + h) * tokens * tokens, tokens, tokens);
+                const auto dc = map_strided(static_cast<const T*>(dctx) + b * tokens * Dim + h * head_dim, tokens, head_dim, Dim);
+                auto ds = map_matrix(dp_buffer, tokens, tokens);
+                dv.noalias() = p.transpose() * dc;
+                ds.noalias() = dc * v.transpose();  // dP
+                for (std::size_t i = 0; i < tokens; ++i) {
+                    const auto row = static_cast<Eigen::Index>(i);
+                    const T dot = ds.row(row).dot(p.row(row));
+                    ds.row(row) = (p.row(row).array() * (ds.row(row).array() - dot) * scale).matrix();
+                }
+                dq.noalias() = ds * k;
+                dk.noalias() = ds.transpose() * q;
+            }
+
+        const auto dqkv_map = map_matrix(static_cast<const T*>(dqkv), rows, 3 * Dim);
+        map_matrix(c.dparams, 3 * Dim, Dim).noalias() += dqkv_map.transpose() * map_matrix(c.x, rows, Dim);
+        map_matrix(c.dparams + param_offset<SelfAttention>(1), 1, 3 * Dim) += dqkv_map.colwise().sum();
+        if (c.dx) map_matrix(c.dx, rows, Dim).noalias() = dqkv_map * map_matrix(c.params, 3 * Dim, Dim);
+    }
+
     // Softmax over the first `valid` entries of a row of `width`; the rest (masked) become 0.
     template <class T>
     static void softmax_row(T* row, std::size_t valid, std::size_t width) {

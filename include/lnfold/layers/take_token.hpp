@@ -1,5 +1,6 @@
 #pragma once
 // TakeToken<Index>: row Index of every sample's sequence -> one row per sample (ViT's [CLS] readout).
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <string>
@@ -26,6 +27,15 @@ struct TakeToken : layer_defaults, width_preserving {
         const std::size_t width = c.in_width;
         for (std::size_t b = 0; b < c.in.batch; ++b)
             std::memcpy(c.y + b * width, c.x + (b * c.in.tokens + Index) * width, width * sizeof(T));
+    }
+
+    // dx[b, Index] = dy[b], zero elsewhere
+    template <class T>
+    static void backward(const layer_grad_call<T>& c) {
+        const std::size_t width = c.in_width;
+        std::fill(c.dx, c.dx + c.in.row_count() * width, T(0));
+        for (std::size_t b = 0; b < c.in.batch; ++b)
+            std::memcpy(c.dx + (b * c.in.tokens + Index) * width, c.dy + b * width, width * sizeof(T));
     }
 };
 
