@@ -1,6 +1,7 @@
 // Gradient checks: every layer's backward against central finite differences in double (relative error
 // <= 1e-6 for smooth layers), each placed after a Linear so that its input gradient is checked through that
 // Linear's weight gradient; then whole example networks.
+#include "architectures.hpp"
 #include "gradient_check.hpp"
 
 using namespace lnfold;
@@ -68,4 +69,29 @@ TEST_CASE("SelfAttention, causal and not") {
     require_gradients<Seq<Linear<3, 8>, SelfAttention<8, 2>, Linear<8, 2>>>(Layout::sequence(2, 5));
     require_gradients<Seq<Linear<3, 8>, SelfAttention<8, 4, true>, Linear<8, 2>>>(Layout::sequence(2, 5));
     require_gradients<Seq<Linear<3, 8>, SelfAttention<8, 1, true>>>(Layout::sequence(1, 1));
+}
+
+TEST_CASE("tied heads, including the rank-1 corrected one") {
+    require_gradients<Seq<Named<"wte", Embedding<9, 6>>, Linear<6, 6>, Named<"head", TiedHead<6, 9, "wte">>>>(
+        Layout::sequence(2, 3), smooth, 9);
+    require_gradients<Seq<Named<"wte", Embedding<9, 6>>, Linear<6, 6>, Named<"head", TiedHeadCorrected<6, 9, "wte">>>>(
+        Layout::sequence(2, 3), smooth, 9);
+}
+
+TEST_CASE("CBWC sources and centred outputs: gradients reach the free parameters V") {
+    require_gradients<Seq<CBWC<Linear<4, 6>>, RMSNorm<6, true>, CBWC<Linear<6, 3>>>>(Layout::rows(5));
+    require_gradients<Seq<CBWC<Conv2d<3, 4, 2>>, MeanPool, Linear<4, 2>>>(Layout::image(2, 4, 3));
+    require_gradients<Seq<CBWC<Embedding<7, 5>>, CBWC<PositionEmbedding<4, 5>>, Linear<5, 2>>>(Layout::sequence(2, 4), smooth, 7);
+    require_gradients<Seq<Linear<3, 5>, CBWC<ClassToken<5>>, CBWC<SelfAttention<5, 1>>, Linear<5, 2>>>(Layout::sequence(2, 3));
+    require_gradients<Seq<Linear<3, 5>, CentredOutput<LayerScale<5>>, CentredOutput<LayerNorm<5>>, Linear<5, 2>>>(Layout::rows(4));
+}
+
+TEST_CASE("whole example networks") {
+    using namespace lnfold_test::arch;
+    require_gradients<Gpt>(Layout::sequence(2, 5), smooth, V);
+    require_gradients<GptTied<tie_fold::untie>>(Layout::sequence(2, 5), smooth, V);
+    require_gradients<cbwc_t<Gpt>>(Layout::sequence(2, 5), smooth, V);
+    require_gradients<Vit>(Layout::image(2, Image, Image));
+    require_gradients<Bert>(Layout::sequence(2, 4), smooth, V);
+    require_gradients<cbwc_t<ConvNext>>(Layout::image(1, 4, 6));
 }

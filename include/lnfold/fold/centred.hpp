@@ -40,6 +40,22 @@ struct CBWC : L {
         L::forward(layer_call<T>{centred, c.x, c.in, c.in_width, c.y, c.out, c.out_width, c.tokens,
                                  c.scratch + param_block_size<L>(), c.settings, c.path, c.tied});
     }
+
+    // W = P V with P the centring projection on the output axis (symmetric), so dL/dV = P dL/dW: L's backward
+    // with the centred weights writes dL/dW into a zeroed block of the work space, which is centred and added.
+    static std::size_t backward_scratch_size(const Layout& in, std::size_t width) {
+        return param_block_size<L>() + L::backward_scratch_size(in, width);
+    }
+    template <class T>
+    static void backward(const layer_grad_call<T>& c) {
+        T* dw = c.work;
+        std::fill(dw, dw + param_block_size<L>(), T(0));
+        L::backward(layer_grad_call<T>{c.scratch, c.x, c.in, c.in_width, c.y, c.out, c.out_width, c.tokens,
+                                       c.scratch + param_block_size<L>(), c.settings, c.path, c.dy, c.dx, dw,
+                                       c.work + param_block_size<L>(), c.tied, c.dtied});
+        centre_output<T>(L::kind, L::params, dw);
+        for (std::size_t i = 0; i < param_block_size<L>(); ++i) c.dparams[i] += dw[i];
+    }
 };
 
 template <class L>
@@ -58,6 +74,24 @@ struct CentredOutput : L {
             const T mean = static_cast<T>(sum / static_cast<long double>(width));
             for (std::size_t i = 0; i < width; ++i) y[i] -= mean;
         }
+    }
+
+    // y = P L(x): L's backward receives P dy (P symmetric); the work space holds P dy first.
+    static std::size_t backward_scratch_size(const Layout& in, std::size_t width) {
+        return L::output_layout(in, "").row_count() * L::resolve_out(width) + L::backward_scratch_size(in, width);
+    }
+    template <class T>
+    static void backward(const layer_grad_call<T>& c) {
+        const std::size_t rows = c.out.row_count(), width = c.out_width;
+        T* dy = c.work;
+        for (std::size_t r = 0; r < rows; ++r) {
+            long double sum = 0;
+            for (std::size_t i = 0; i < width; ++i) sum += c.dy[r * width + i];
+            const T mean = static_cast<T>(sum / static_cast<long double>(width));
+            for (std::size_t i = 0; i < width; ++i) dy[r * width + i] = c.dy[r * width + i] - mean;
+        }
+        L::backward(layer_grad_call<T>{c.params, c.x, c.in, c.in_width, c.y, c.out, c.out_width, c.tokens, c.scratch,
+                                       c.settings, c.path, dy, c.dx, c.dparams, c.work + rows * width, c.tied, c.dtied});
     }
 };
 

@@ -37,6 +37,15 @@ struct TiedHead : layer_defaults {
                 map_matrix(c.x + begin * Dim, end - begin, Dim) * table.transpose();
         });
     }
+
+    // dX = dY E;  dE (the table's gradient) += dYᵀ X
+    template <class T>
+    static void backward(const layer_grad_call<T>& c) {
+        const std::size_t rows = c.in.row_count();
+        const auto dy = map_matrix(c.dy, rows, Vocab);
+        if (c.dx) map_matrix(c.dx, rows, Dim).noalias() = dy * map_matrix(c.tied, Vocab, Dim);
+        map_matrix(c.dtied, Vocab, Dim).noalias() += dy.transpose() * map_matrix(c.x, rows, Dim);
+    }
 };
 
 // What fold() makes of TiedHead<..., tie_fold::correct>: the tie stays, the table is centred (E' = E - m 1ᵀ with
@@ -58,6 +67,22 @@ struct TiedHeadCorrected : TiedHead<Dim, Vocab, Table, tie_fold::correct> {
             T sum = 0;
             for (std::size_t i = 0; i < Dim; ++i) sum += c.x[r * Dim + i];
             for (std::size_t v = 0; v < Vocab; ++v) c.y[r * Vocab + v] += sum * c.params[v];
+        }
+    }
+
+    // On top of TiedHead's: dx_i += Σ_v dy_v m_v;  dm_v += Σ_rows dy_v (Σ_i x_i)
+    template <class T>
+    static void backward(const layer_grad_call<T>& c) {
+        TiedHead<Dim, Vocab, Table, tie_fold::correct>::backward(c);
+        for (std::size_t r = 0; r < c.in.row_count(); ++r) {
+            T sum = 0, dot = 0;
+            for (std::size_t i = 0; i < Dim; ++i) sum += c.x[r * Dim + i];
+            for (std::size_t v = 0; v < Vocab; ++v) {
+                dot += c.dy[r * Vocab + v] * c.params[v];
+                c.dparams[v] += c.dy[r * Vocab + v] * sum;
+            }
+            if (c.dx)
+                for (std::size_t i = 0; i < Dim; ++i) c.dx[r * Dim + i] += dot;
         }
     }
 };
