@@ -1,0 +1,27 @@
+# Run by CTest: two short MLP trainings on Fashion-MNIST with one seed and thread count must write bit-identical
+# CSV logs (--no-timing), and the validation loss must fall well below its first value.
+file(REMOVE_RECURSE "${WORK_DIR}")
+file(MAKE_DIRECTORY "${WORK_DIR}")
+foreach(run a b)
+  execute_process(COMMAND "${TRAIN}" --model mlp --norm cbwc --seed 7 --steps 150 --eval-every 50 --threads 2
+                          --no-timing --quiet --log "${WORK_DIR}/${run}.csv"
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "train failed:\n${out}")
+  endif()
+endforeach()
+execute_process(COMMAND "${CMAKE_COMMAND}" -E compare_files "${WORK_DIR}/a.csv" "${WORK_DIR}/b.csv" RESULT_VARIABLE same)
+if(NOT same EQUAL 0)
+  message(FATAL_ERROR "two runs with the same seed and thread count wrote different logs")
+endif()
+file(STRINGS "${WORK_DIR}/a.csv" lines)
+list(GET lines 1 first)
+list(GET lines -1 last)
+string(REPLACE "," ";" first "${first}")
+string(REPLACE "," ";" last "${last}")
+list(GET first 2 first_loss)
+list(GET last 2 last_loss)
+if(NOT (last_loss LESS first_loss))
+  message(FATAL_ERROR "validation loss did not fall: ${first_loss} -> ${last_loss}")
+endif()
+message(STATUS "identical logs; validation loss ${first_loss} -> ${last_loss}")
