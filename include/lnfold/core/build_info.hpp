@@ -6,12 +6,9 @@
 
 #include "lnfold/config.hpp"
 #include "lnfold/core/parallel.hpp"
+#include "lnfold/kernels/arch.hpp"  // lnfold::simd_arch()
 
 namespace lnfold {
-
-// The SIMD architecture lnfold's kernels are compiled for (the best one enabled by the compiler flags:
-// "sse2" without -march, "avx512bw" or similar with -march=native).
-inline const char* simd_arch() { return xsimd::default_arch::name(); }
 
 inline std::string compiler_name() {
 #if defined(__clang__)

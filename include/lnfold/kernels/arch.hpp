@@ -1,0 +1,85 @@
+#pragma once
+// The architectures lnfold's kernels run on: xsimd's best enabled one, or a plain scalar path.
+//
+// Every kernel is a template over (Arch, T). Arch is an xsimd architecture (xsimd::sse2, xsimd::avx512bw, ...)
+// or lnfold::kernels::scalar_arch. A kernel asked for an architecture that has no register for T (or that is
+// unavailable, as on a machine with no SIMD enabled) runs its scalar path instead.
+#include <cstddef>
+#include <string>
+#include <type_traits>
+
+#include <xsimd/xsimd.hpp>
+
+#include "lnfold/core/error.hpp"
+
+namespace lnfold {
+namespace kernels {
+
+// No SIMD: every element goes through the scalar tail of each kernel.
+struct scalar_arch {
+    static constexpr bool supported() noexcept { return true; }
+    static constexpr bool available() noexcept { return true; }
+    static constexpr const char* name() noexcept { return "scalar"; }
+};
+
+// The default: the best architecture the compiler flags enable ("sse2" without -march on x86-64).
+using default_arch = std::conditional_t<xsimd::default_arch::supported(), xsimd::default_arch, scalar_arch>;
+
+namespace detail {
+template <class T, class Arch, class = void>
+struct has_register : std::false_type {};
+template <class T, class Arch>
+struct has_register<T, Arch, std::enable_if_t<!std::is_same_v<Arch, scalar_arch>>>
+    : std::bool_constant<Arch::supported() && xsimd::types::has_simd_register<T, Arch>::value> {};
+}  // namespace detail
+
+// True when Arch has a vector register for T (false for scalar_arch).
+template <class T, class Arch>
+inline constexpr bool has_simd_v = detail::has_register<T, Arch>::value;
+
+// The architecture a kernel really runs for T when asked for Arch.
+template <class T, class Arch>
+using arch_for_t = std::conditional_t<has_simd_v<T, Arch>, Arch, scalar_arch>;
+
+// A parameter type that does not take part in deducing T: kernels deduce T from their data pointers, so gamma,
+// beta and stat pointers may be nullptr and eps may be a literal of another floating type.
+template <class T>
+using nd = std::type_identity_t<T>;
+
+// Elements per vector register of T on Arch (1 for the scalar path).
+template <class T, class Arch>
+inline constexpr std::size_t lanes_v = [] {
+    if constexpr (has_simd_v<T, Arch>) return xsimd::batch<T, Arch>::size;
+    else return std::size_t{1};
+}();
+
+}  // namespace kernels
+
+// The SIMD architecture lnfold's kernels are compiled for (the best one enabled by the compiler flags:
+// "sse2" without -march, "avx512bw" or similar with -march=native, "scalar" with none).
+inline const char* simd_arch() { return kernels::default_arch::name(); }
+
+namespace kernels::detail {
+
+// eps > 0 (NaN fails too); the message names the kernel and the value.
+template <class T>
+void check_eps(const char* kernel, T eps) {
+    if (!(eps > T(0)))
+        throw config_error(std::string("lnfold::kernels::") + kernel + ": eps must be > 0, got " +
+                           std::to_string(static_cast<double>(eps)));
+}
+
+inline void check_dim(const char* kernel, std::size_t rows, std::size_t dim) {
+    if (rows != 0 && dim == 0)
+        throw shape_error(std::string("lnfold::kernels::") + kernel + ": row width must be > 0, got 0 (with " +
+                          std::to_string(rows) + " rows)");
+}
+
+template <class T>
+void check_pointer(const char* kernel, const char* what, const T* p, std::size_t rows) {
+    if (rows != 0 && p == nullptr)
+        throw config_error(std::string("lnfold::kernels::") + kernel + ": " + what + " must not be null");
+}
+
+}  // namespace kernels::detail
+}  // namespace lnfold
