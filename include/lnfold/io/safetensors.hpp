@@ -1,0 +1,507 @@
+#pragma once
+// The safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian header length N,
+// N bytes of JSON header, then the data buffer. The header maps tensor names to
+// {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]} (offsets relative to the data buffer) and may hold
+// "__metadata__": {string: string}.
+//
+// The reader validates like the reference implementation (and a little stricter):
+//   - the file has at least 8 bytes; N <= 100,000,000; 8 + N <= file size;
+//   - the header is valid UTF-8 JSON, one object starting with '{' (trailing whitespace allowed), no duplicate keys;
+//   - "__metadata__", when present, is an object whose values are all strings;
+//   - every other member is an object with exactly the keys dtype (a known name), shape (array of non-negative
+//     integers) and data_offsets (two non-negative integers, begin <= end);
+//   - numel x dtype size (overflow-checked) == end - begin;
+//   - sorted by offsets, the tensors tile the data buffer exactly: the first begins at 0, each begins where the
+//     previous one ends, and the last ends at the end of the file (no gaps, overlaps or trailing bytes).
+// Every failure throws lnfold::io_error naming the file, the tensor when there is one, and the check.
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "lnfold/core/error.hpp"
+#include "lnfold/io/half.hpp"
+#include "lnfold/io/json.hpp"
+
+namespace lnfold::io {
+
+enum class dtype : std::uint8_t { BOOL, U8, I8, F8_E4M3, F8_E5M2, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64 };
+
+struct dtype_entry {
+    dtype type;
+    std::string_view name;
+    std::size_t size;  // bytes per element
+};
+inline constexpr std::array<dtype_entry, 15> dtype_table{{
+    {dtype::BOOL, "BOOL", 1},    {dtype::U8, "U8", 1},   {dtype::I8, "I8", 1},   {dtype::F8_E4M3, "F8_E4M3", 1},
+    {dtype::F8_E5M2, "F8_E5M2", 1}, {dtype::I16, "I16", 2}, {dtype::U16, "U16", 2}, {dtype::F16, "F16", 2},
+    {dtype::BF16, "BF16", 2},    {dtype::I32, "I32", 4}, {dtype::U32, "U32", 4}, {dtype::F32, "F32", 4},
+    {dtype::F64, "F64", 8},      {dtype::I64, "I64", 8}, {dtype::U64, "U64", 8},
+}};
+constexpr std::string_view dtype_name(dtype t) { return dtype_table[static_cast<std::size_t>(t)].name; }
+constexpr std::size_t dtype_size(dtype t) { return dtype_table[static_cast<std::size_t>(t)].size; }
+constexpr std::optional<dtype> dtype_from_name(std::string_view name) {
+    for (const auto& e : dtype_table)
+        if (e.name == name) return e.type;
+    return std::nullopt;
+}
+// The dtypes lnfold converts to float / double when reading.
+constexpr bool is_readable_float(dtype t) {
+    return t == dtype::F32 || t == dtype::F64 || t == dtype::F16 || t == dtype::BF16;
+}
+
+inline constexpr std::size_t safetensors_max_header_size = 100'000'000;
+
+// "(3, 4)"; "()" for a scalar.
+inline std::string shape_string(std::span<const std::size_t> shape) {
+    std::string s = "(";
+    for (std::size_t i = 0; i < shape.size(); ++i) {
+        if (i) s += ", ";
+        s += std::to_string(shape[i]);
+    }
+    return s + ")";
+}
+
+struct tensor_info {
+    std::string name;
+    dtype type = dtype::F32;
+    std::vector<std::size_t> shape;
+    std::size_t begin = 0, end = 0;  // byte offsets inside the data buffer
+
+    std::size_t numel() const {
+        std::size_t n = 1;
+        for (std::size_t d : shape) n *= d;  // validated not to overflow
+        return n;
+    }
+    std::size_t byte_size() const { return end - begin; }
+    std::string describe() const { return std::string(dtype_name(type)) + " " + shape_string(shape); }
+};
+
+struct safetensors_header {
+    std::vector<tensor_info> tensors;                              // in header order
+    std::vector<std::pair<std::string, std::string>> metadata;     // "__metadata__", in header order
+    std::size_t header_size = 0;                                   // N
+    std::size_t data_offset = 0;                                   // 8 + N: where the data buffer starts
+    std::size_t data_size = 0;                                     // bytes in the data buffer
+
+    const tensor_info* find(std::string_view name) const {
+        for (const auto& t : tensors)
+            if (t.name == name) return &t;
+        return nullptr;
+    }
+    std::optional<std::string_view> metadata_value(std::string_view key) const {
+        for (const auto& m : metadata)
+            if (m.first == key) return std::string_view(m.second);
+        return std::nullopt;
+    }
+};
+
+namespace detail {
+
+inline std::string quoted(std::string_view text) {
+    std::string out(1, '\'');
+    out += json_parser::printable(text);
+    out += '\'';
+    return out;
+}
+
+inline std::uint64_t load_le64(const std::uint8_t* p) {
+    std::uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+    return v;
+}
+inline void store_le(std::uint8_t* p, std::uint64_t v, std::size_t bytes) {
+    for (std::size_t i = 0; i < bytes; ++i, v >>= 8) p[i] = static_cast<std::uint8_t>(v & 0xFF);
+}
+template <class U>
+U load_le(const std::uint8_t* p) {
+    U v = 0;
+    for (int i = static_cast<int>(sizeof(U)) - 1; i >= 0; --i) v = static_cast<U>((v << 8) | p[i]);
+    return v;
+}
+
+class header_checker {
+public:
+    explicit header_checker(std::string_view source) : where_("safetensors file " + quoted(source)) {}
+    [[noreturn]] void fail(const std::string& what) const { throw io_error("lnfold: " + where_ + ": " + what); }
+    [[noreturn]] void fail(const std::string& tensor, const std::string& what) const {
+        throw io_error("lnfold: " + where_ + ": tensor " + quoted(tensor) + ": " + what);
+    }
+    const std::string& where() const { return where_; }
+
+    std::size_t index(const json_value& v, const std::string& tensor, const char* field) const {
+        std::uint64_t n = 0;
+        if (!v.as_u64(n))
+            fail(tensor, std::string(field) + " must hold non-negative integers, got " +
+                             (v.is_number() ? "the number " + json_parser::printable(v.text()) : std::string(v.kind_name())));
+        if constexpr (sizeof(std::size_t) < sizeof(std::uint64_t))
+            if (n > SIZE_MAX) fail(tensor, std::string(field) + " value " + v.text() + " does not fit this platform's size_t");
+        return static_cast<std::size_t>(n);
+    }
+
+    tensor_info tensor(const std::string& name, const json_value& v) const {
+        if (!v.is_object())
+            fail(name, std::string("the header entry must be an object {dtype, shape, data_offsets}, got ") + v.kind_name());
+        tensor_info t;
+        t.name = name;
+        for (const auto& m : v.members())
+            if (m.first != "dtype" && m.first != "shape" && m.first != "data_offsets")
+                fail(name, "unknown key " + quoted(m.first) + " (expected only dtype, shape, data_offsets)");
+        const json_value* dt = v.find("dtype");
+        const json_value* shape = v.find("shape");
+        const json_value* offsets = v.find("data_offsets");
+        if (!dt) fail(name, "missing key 'dtype'");
+        if (!shape) fail(name, "missing key 'shape'");
+        if (!offsets) fail(name, "missing key 'data_offsets'");
+        if (!dt->is_string()) fail(name, std::string("dtype must be a string, got ") + dt->kind_name());
+        const auto type = dtype_from_name(dt->text());
+        if (!type) {
+            std::string known;
+            for (const auto& e : dtype_table) {
+                if (!known.empty()) known += ", ";
+                known += e.name;
+            }
+            fail(name, "unknown dtype " + quoted(dt->text()) + " (known: " + known + ")");
+        }
+        t.type = *type;
+        if (!shape->is_array()) fail(name, std::string("shape must be an array, got ") + shape->kind_name());
+        for (const auto& d : shape->items()) t.shape.push_back(index(d, name, "shape"));
+        if (!offsets->is_array() || offsets->items().size() != 2)
+            fail(name, "data_offsets must be an array of two integers [begin, end], got " +
+                           (offsets->is_array() ? "an array of " + std::to_string(offsets->items().size())
+                                                : std::string(offsets->kind_name())));
+        t.begin = index(offsets->items()[0], name, "data_offsets");
+        t.end = index(offsets->items()[1], name, "data_offsets");
+        if (t.begin > t.end)
+            fail(name, "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
+                           "]: begin must be <= end");
+        std::size_t numel = 1;
+        for (std::size_t d : t.shape)
+            if (d != 0 && numel > SIZE_MAX / d) fail(name, "shape " + shape_string(t.shape) + ": element count overflows");
+            else numel *= d;
+        const std::size_t size = dtype_size(t.type);
+        if (numel > SIZE_MAX / size) fail(name, "shape " + shape_string(t.shape) + " x " + std::to_string(size) + " bytes overflows");
+        if (numel * size != t.end - t.begin)
+            fail(name, "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) + "] hold " +
+                           std::to_string(t.end - t.begin) + " bytes, but " + t.describe() + " needs " +
+                           std::to_string(numel * size) + " (" + std::to_string(numel) + " elements x " +
+                           std::to_string(size) + " bytes)");
+        return t;
+    }
+
+private:
+    std::string where_;
+};
+
+}  // namespace detail
+
+// Validates a whole safetensors file held in memory (header and the layout of the data buffer; the data bytes
+// themselves are not interpreted). `source` names the file in error messages.
+inline safetensors_header parse_safetensors_header(std::span<const std::uint8_t> bytes, std::string_view source = "<memory>") {
+    const detail::header_checker check(source);
+    if (bytes.size() < 8)
+        check.fail("the file has " + std::to_string(bytes.size()) +
+                   " bytes, fewer than the 8-byte header length that starts every safetensors file");
+    const std::uint64_t n = detail::load_le64(bytes.data());
+    if (n > safetensors_max_header_size)
+        check.fail("header length " + std::to_string(n) + " exceeds the limit of " +
+                   std::to_string(safetensors_max_header_size) + " bytes");
+    if (n > bytes.size() - 8)
+        check.fail("header length " + std::to_string(n) + " needs at least " + std::to_string(n + 8) +
+                   " bytes in the file, but it has " + std::to_string(bytes.size()));
+    safetensors_header h;
+    h.header_size = static_cast<std::size_t>(n);
+    h.data_offset = 8 + h.header_size;
+    h.data_size = bytes.size() - h.data_offset;
+    const std::string_view text(reinterpret_cast<const char*>(bytes.data() + 8), h.header_size);
+    if (text.empty() || text[0] != '{')
+        check.fail(std::string("the header must be a JSON object starting with '{', got ") +
+                   (text.empty() ? "an empty header" : "'" + json_parser::printable(text.substr(0, 1)) + "'"));
+    json_limits limits;
+    limits.max_bytes = safetensors_max_header_size;
+    limits.max_depth = 8;
+    limits.max_values = 10'000'000;  // about a million tensors; bounds the parsed tree to about 1 GB
+    json_value root;
+    try {
+        root = parse_json(text, check.where() + ": header", limits);
+    } catch (const std::bad_alloc&) {
+        check.fail("the header (" + std::to_string(h.header_size) + " bytes) does not fit in memory once parsed");
+    }
+
+    for (const auto& [key, value] : root.members()) {
+        if (key == "__metadata__") {
+            if (!value.is_object())
+                check.fail(std::string("__metadata__ must be an object of strings, got ") + value.kind_name());
+            for (const auto& [mk, mv] : value.members()) {
+                if (!mv.is_string())
+                    check.fail("__metadata__ value of " + detail::quoted(mk) + " must be a string, got " + mv.kind_name());
+                h.metadata.emplace_back(mk, mv.text());
+            }
+            continue;
+        }
+        h.tensors.push_back(check.tensor(key, value));
+    }
+
+    std::vector<const tensor_info*> order;
+    order.reserve(h.tensors.size());
+    for (const auto& t : h.tensors) order.push_back(&t);
+    std::stable_sort(order.begin(), order.end(), [](const tensor_info* a, const tensor_info* b) {
+        return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+    });
+    std::size_t expected = 0;
+    const tensor_info* previous = nullptr;
+    for (const tensor_info* t : order) {
+        if (t->begin != expected) {
+            const std::string range = "data_offsets [" + std::to_string(t->begin) + ", " + std::to_string(t->end) + "]";
+            if (previous == nullptr)
+                check.fail(t->name, range + ": the first tensor of the data buffer must begin at 0, got " +
+                                        std::to_string(t->begin) + " (a gap)");
+            check.fail(t->name, range + " must begin at " + std::to_string(expected) + ", where " +
+                                    detail::quoted(previous->name) + " ends; got " + std::to_string(t->begin) +
+                                    (t->begin > expected ? " (a gap)" : " (an overlap)"));
+        }
+        expected = t->end;
+        previous = t;
+    }
+    if (expected != h.data_size)
+        check.fail("the tensors cover " + std::to_string(expected) + " bytes of the data buffer, but it holds " +
+                   std::to_string(h.data_size) + " (file size " + std::to_string(bytes.size()) + " = 8 + header " +
+                   std::to_string(h.header_size) + " + data " + std::to_string(h.data_size) + ")" +
+                   (expected < h.data_size ? ": trailing bytes" : ""));
+    return h;
+}
+
+// A validated safetensors file held in memory.
+class safetensors_file {
+public:
+    explicit safetensors_file(std::vector<std::uint8_t> bytes, std::string source = "<memory>")
+        : bytes_(std::move(bytes)), source_(std::move(source)), header_(parse_safetensors_header(bytes_, source_)) {}
+
+    // Reads and validates a file from disk.
+    static safetensors_file open(const std::string& path) {
+        std::FILE* f = std::fopen(path.c_str(), "rb");
+        if (!f) throw io_error("lnfold: cannot open safetensors file " + detail::quoted(path));
+        std::vector<std::uint8_t> bytes;
+        bool failed = std::fseek(f, 0, SEEK_END) != 0;
+        const long size = failed ? -1 : std::ftell(f);
+        failed = failed || size < 0 || std::fseek(f, 0, SEEK_SET) != 0;
+        if (!failed) {
+            try {
+                bytes.resize(static_cast<std::size_t>(size));
+            } catch (const std::exception&) {
+                std::fclose(f);
+                throw io_error("lnfold: cannot read safetensors file " + detail::quoted(path) + ": " +
+                               std::to_string(size) + " bytes do not fit in memory");
+            }
+            failed = std::fread(bytes.data(), 1, bytes.size(), f) != bytes.size();
+            // the file must not have grown either
+            failed = failed || std::fgetc(f) != EOF;
+        }
+        std::fclose(f);
+        if (failed) throw io_error("lnfold: cannot read safetensors file " + detail::quoted(path) + " (read error)");
+        return safetensors_file(std::move(bytes), path);
+    }
+
+    const std::string& source() const { return source_; }
+    const safetensors_header& header() const { return header_; }
+    const std::vector<tensor_info>& tensors() const { return header_.tensors; }
+    const std::vector<std::pair<std::string, std::string>>& metadata() const { return header_.metadata; }
+    const tensor_info* find(std::string_view name) const { return header_.find(name); }
+    const tensor_info& at(std::string_view name) const {
+        if (const tensor_info* t = find(name)) return *t;
+        throw io_error("lnfold: safetensors file " + detail::quoted(source_) + ": no tensor named " +
+                       detail::quoted(name) + " (the file has " + std::to_string(header_.tensors.size()) + " tensors)");
+    }
+    // The raw little-endian bytes of a tensor.
+    std::span<const std::uint8_t> bytes_of(const tensor_info& t) const {
+        return std::span<const std::uint8_t>(bytes_).subspan(header_.data_offset + t.begin, t.byte_size());
+    }
+
+    // Converts a F32 / F64 / F16 / BF16 tensor into out (numel() values, row-major as stored).
+    template <class T>
+    void read_into(const tensor_info& t, std::span<T> out) const {
+        static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "lnfold: read_into needs float or double");
+        if (!is_readable_float(t.type))
+            throw io_error("lnfold: safetensors file " + detail::quoted(source_) + ": tensor " + detail::quoted(t.name) +
+                           ": dtype " + std::string(dtype_name(t.type)) +
+                           " cannot be read as floating point (lnfold reads F32, F64, F16 and BF16)");
+        const std::size_t n = t.numel();
+        if (out.size() != n)
+            throw io_error("lnfold: safetensors file " + detail::quoted(source_) + ": tensor " + detail::quoted(t.name) +
+                           ": " + t.describe() + " has " + std::to_string(n) + " elements, the destination holds " +
+                           std::to_string(out.size()));
+        const std::uint8_t* p = bytes_.data() + header_.data_offset + t.begin;
+        switch (t.type) {
+            case dtype::F32:
+                for (std::size_t i = 0; i < n; ++i)
+                    out[i] = static_cast<T>(std::bit_cast<float>(detail::load_le<std::uint32_t>(p + 4 * i)));
+                break;
+            case dtype::F64:
+                for (std::size_t i = 0; i < n; ++i)
+                    out[i] = static_cast<T>(std::bit_cast<double>(detail::load_le<std::uint64_t>(p + 8 * i)));
+                break;
+            case dtype::F16:
+                for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(f16_to_float(detail::load_le<std::uint16_t>(p + 2 * i)));
+                break;
+            case dtype::BF16:
+                for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(bf16_to_float(detail::load_le<std::uint16_t>(p + 2 * i)));
+                break;
+            default: break;
+        }
+    }
+    template <class T = float>
+    std::vector<T> read(std::string_view name) const {
+        const tensor_info& t = at(name);
+        std::vector<T> out(t.numel());
+        read_into<T>(t, out);
+        return out;
+    }
+
+private:
+    std::vector<std::uint8_t> bytes_;
+    std::string source_;
+    safetensors_header header_;
+};
+
+inline safetensors_file read_safetensors(const std::string& path) { return safetensors_file::open(path); }
+
+// Collects tensors and metadata, then serialises them as a safetensors file. Tensors are laid out by element size
+// (largest first, so every tensor is aligned to its element size in the file), then in the order they were added.
+class safetensors_writer {
+public:
+    void add(std::string name, std::span<const float> values, std::vector<std::size_t> shape) {
+        add_values(std::move(name), dtype::F32, values, std::move(shape));
+    }
+    void add(std::string name, std::span<const double> values, std::vector<std::size_t> shape) {
+        add_values(std::move(name), dtype::F64, values, std::move(shape));
+    }
+    // Any dtype, from its little-endian bytes (numel x dtype size of them).
+    void add_raw(std::string name, dtype type, std::vector<std::size_t> shape, std::span<const std::uint8_t> bytes) {
+        check_new(name, type, shape, bytes.size());
+        entries_.push_back({std::move(name), type, std::move(shape), std::vector<std::uint8_t>(bytes.begin(), bytes.end())});
+    }
+    void add_metadata(std::string key, std::string value) {
+        for (const auto& m : metadata_)
+            if (m.first == key) throw io_error("lnfold: safetensors writer: duplicate metadata key " + detail::quoted(key));
+        metadata_.emplace_back(std::move(key), std::move(value));
+    }
+    std::size_t size() const { return entries_.size(); }
+
+    std::vector<std::uint8_t> bytes() const {
+        std::vector<std::size_t> order(entries_.size());
+        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+            return dtype_size(entries_[a].type) > dtype_size(entries_[b].type);
+        });
+        std::string header = "{";
+        bool first = true;
+        if (!metadata_.empty()) {
+            header += "\"__metadata__\":{";
+            for (std::size_t i = 0; i < metadata_.size(); ++i) {
+                if (i) header += ',';
+                append_json_string(header, metadata_[i].first);
+                header += ':';
+                append_json_string(header, metadata_[i].second);
+            }
+            header += '}';
+            first = false;
+        }
+        std::size_t offset = 0;
+        for (std::size_t i : order) {
+            const entry& e = entries_[i];
+            if (!first) header += ',';
+            first = false;
+            append_json_string(header, e.name);
+            header += ":{\"dtype\":\"" + std::string(dtype_name(e.type)) + "\",\"shape\":[";
+            for (std::size_t d = 0; d < e.shape.size(); ++d) {
+                if (d) header += ',';
+                header += std::to_string(e.shape[d]);
+            }
+            header += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + e.bytes.size()) + "]}";
+            offset += e.bytes.size();
+        }
+        header += '}';
+        while (header.size() % 8 != 0) header += ' ';  // the data buffer starts 8-byte aligned
+        if (header.size() > safetensors_max_header_size)
+            throw io_error("lnfold: safetensors writer: the header would have " + std::to_string(header.size()) +
+                           " bytes, more than the limit of " + std::to_string(safetensors_max_header_size));
+        std::vector<std::uint8_t> out(8 + header.size() + offset);
+        detail::store_le(out.data(), header.size(), 8);
+        std::memcpy(out.data() + 8, header.data(), header.size());
+        std::uint8_t* data = out.data() + 8 + header.size();
+        for (std::size_t i : order) {
+            if (!entries_[i].bytes.empty()) std::memcpy(data, entries_[i].bytes.data(), entries_[i].bytes.size());
+            data += entries_[i].bytes.size();
+        }
+        return out;
+    }
+
+    // Writes to `path` + ".tmp", then renames it over `path` (a failed write leaves no half-written file).
+    void write(const std::string& path) const {
+        const std::vector<std::uint8_t> out = bytes();
+        const std::string temp = path + ".tmp";
+        std::FILE* f = std::fopen(temp.c_str(), "wb");
+        if (!f) throw io_error("lnfold: cannot create safetensors file " + detail::quoted(temp));
+        bool failed = std::fwrite(out.data(), 1, out.size(), f) != out.size();
+        failed = std::fclose(f) != 0 || failed;
+        if (failed || std::rename(temp.c_str(), path.c_str()) != 0) {
+            std::remove(temp.c_str());
+            throw io_error("lnfold: cannot write safetensors file " + detail::quoted(path) + " (" +
+                           std::to_string(out.size()) + " bytes)");
+        }
+    }
+
+private:
+    struct entry {
+        std::string name;
+        dtype type;
+        std::vector<std::size_t> shape;
+        std::vector<std::uint8_t> bytes;
+    };
+    void check_new(const std::string& name, dtype type, const std::vector<std::size_t>& shape, std::size_t bytes) {
+        if (name == "__metadata__")
+            throw io_error("lnfold: safetensors writer: '__metadata__' is reserved and cannot name a tensor");
+        if (names_.count(name) != 0)
+            throw io_error("lnfold: safetensors writer: duplicate tensor name " + detail::quoted(name));
+        std::size_t numel = 1;
+        for (std::size_t d : shape) {
+            if (d != 0 && numel > SIZE_MAX / d)
+                throw io_error("lnfold: safetensors writer: tensor " + detail::quoted(name) + ": shape overflows");
+            numel *= d;
+        }
+        if (numel > SIZE_MAX / dtype_size(type) || numel * dtype_size(type) != bytes)
+            throw io_error("lnfold: safetensors writer: tensor " + detail::quoted(name) + ": " +
+                           std::string(dtype_name(type)) + " " + shape_string(shape) + " needs " +
+                           std::to_string(numel) + " elements x " + std::to_string(dtype_size(type)) + " bytes, got " +
+                           std::to_string(bytes) + " bytes");
+        names_.insert(name);
+    }
+    template <class V>
+    void add_values(std::string name, dtype type, std::span<const V> values, std::vector<std::size_t> shape) {
+        check_new(name, type, shape, values.size() * sizeof(V));
+        std::vector<std::uint8_t> bytes(values.size() * sizeof(V));
+        using U = std::conditional_t<sizeof(V) == 4, std::uint32_t, std::uint64_t>;
+        for (std::size_t i = 0; i < values.size(); ++i)
+            detail::store_le(bytes.data() + i * sizeof(V), std::bit_cast<U>(values[i]), sizeof(V));
+        entries_.push_back({std::move(name), type, std::move(shape), std::move(bytes)});
+    }
+
+    std::vector<entry> entries_;
+    std::unordered_set<std::string> names_;
+    std::vector<std::pair<std::string, std::string>> metadata_;
+};
+
+}  // namespace lnfold::io
