@@ -2,10 +2,12 @@
 // Column-centred weight transformation (CCWT, METHOD.md §2) on one layer's parameter block: after it, the
 // layer's output has zero mean over the feature axis for every input. Also folds a per-channel scale into a
 // layer's output features (LayerScale must be folded in before centring: centring first does not commute).
+#include <algorithm>
 #include <cstddef>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "lnfold/graph/kind_name.hpp"
 #include "lnfold/layers/layer_base.hpp"
@@ -21,25 +23,44 @@ inline std::size_t tensor_offset(std::span<const param_spec> specs, std::size_t 
     return offset;
 }
 
+// Sums are accumulated in double for float (exact enough for any realistic width) and in long double for
+// double, so that a folded model in double stays exact to ~1e-15.
+template <class T>
+using centring_acc_t = std::conditional_t<(sizeof(T) < sizeof(double)), double, long double>;
+
 // W (out x cols): subtract from every column its mean over the out rows, so that 1ᵀW = 0.
+// Row-major W is read row by row in blocks of columns (contiguous loads, column sums held in a small local
+// array), so CBWC can afford it on every training step; no allocation.
 template <class T>
 void centre_columns(T* w, std::size_t out, std::size_t cols) {
-    for (std::size_t j = 0; j < cols; ++j) {
-        long double sum = 0;
-        for (std::size_t o = 0; o < out; ++o) sum += w[o * cols + j];
-        const T mean = static_cast<T>(sum / static_cast<long double>(out));
-        for (std::size_t o = 0; o < out; ++o) w[o * cols + j] -= mean;
+    using A = centring_acc_t<T>;
+    constexpr std::size_t block = 64;
+    for (std::size_t j0 = 0; j0 < cols; j0 += block) {
+        const std::size_t n = std::min(block, cols - j0);
+        A sum[block] = {};
+        for (std::size_t o = 0; o < out; ++o) {
+            const T* row = w + o * cols + j0;
+            for (std::size_t j = 0; j < n; ++j) sum[j] += row[j];
+        }
+        T mean[block];
+        for (std::size_t j = 0; j < n; ++j) mean[j] = static_cast<T>(sum[j] / static_cast<A>(out));
+        for (std::size_t o = 0; o < out; ++o) {
+            T* row = w + o * cols + j0;
+            for (std::size_t j = 0; j < n; ++j) row[j] -= mean[j];
+        }
     }
 }
 
 // Table (rows x d): subtract from every row its own mean.
 template <class T>
 void centre_rows(T* table, std::size_t rows, std::size_t d) {
+    using A = centring_acc_t<T>;
     for (std::size_t r = 0; r < rows; ++r) {
-        long double sum = 0;
-        for (std::size_t i = 0; i < d; ++i) sum += table[r * d + i];
-        const T mean = static_cast<T>(sum / static_cast<long double>(d));
-        for (std::size_t i = 0; i < d; ++i) table[r * d + i] -= mean;
+        T* row = table + r * d;
+        A sum = 0;
+        for (std::size_t i = 0; i < d; ++i) sum += row[i];
+        const T mean = static_cast<T>(sum / static_cast<A>(d));
+        for (std::size_t i = 0; i < d; ++i) row[i] -= mean;
     }
 }
 
