@@ -8,9 +8,11 @@
 //   add_rms_norm_rows:   y = RMSNorm(sum) as rms_norm_rows (rrms saved)
 //
 // LayerNorm passes: (1) sum = a + b stored while Σ(sum - sum_0) accumulates, (2) centred squares of sum,
-// (3) output. RMSNorm: (1) sum stored while Σ sum² accumulates, (2) output. sum may be a or b (the in-place
-// residual stream x += branch(x)); y may be sum. Results equal layer_norm_rows / rms_norm_rows on the stored sum
-// up to the summation order of pass 1, and are bit-identical for every thread count.
+// (3) output. RMSNorm: (1) sum stored while Σ sum² accumulates, (2) output. Pass 1 accumulates in the order of
+// the unfused kernels' first pass and the other passes are theirs, so y and the statistics are bit-identical to
+// layer_norm_rows / rms_norm_rows on the stored sum (and for every thread count). sum may be a or b (the in-place
+// residual stream x += branch(x)); y may be sum. Rows go in groups as in layer_norm.hpp.
+#include <array>
 #include <cstddef>
 
 #include "lnfold/core/parallel.hpp"
@@ -21,66 +23,83 @@
 
 namespace lnfold::kernels {
 
+namespace detail {
+
+template <class T>
+void check_add_norm(const char* kernel, const T* a, const T* b, std::size_t rows, std::size_t dim, T eps, const T* sum,
+                    const T* y) {
+    check_eps(kernel, eps);
+    check_dim(kernel, rows, dim);
+    check_pointer(kernel, "a", a, rows);
+    check_pointer(kernel, "b", b, rows);
+    check_pointer(kernel, "sum", sum, rows);
+    check_pointer(kernel, "y", y, rows);
+}
+
+}  // namespace detail
+
+namespace detail {
+
+// add_layer_norm_rows / add_rms_norm_rows with the presence of gamma / beta fixed at compile time and no argument
+// checks (for the layers, as layer_norm_rows_with).
+template <class Arch, bool HasGamma, bool HasBeta, class T>
+void add_layer_norm_rows_with(const T* a, const T* b, std::size_t rows, std::size_t dim, const T* gamma,
+                              const T* beta, T eps, T* sum, T* y, T* mean, T* rstd) {
+    with_width<T, Arch>(dim, [&](auto width) {
+        for_each_group<T, Arch>(rows, width, [&]<std::size_t R>(std::size_t r, std::size_t next) {
+            const auto ar = rows_at<R>(a, r, dim);
+            const auto br = rows_at<R>(b, r, dim);
+            std::array<T, R> shift;
+            for (std::size_t j = 0; j < R; ++j) shift[j] = ar[j][0] + br[j][0];
+            const std::array<T, R> shifted = group_add_sum<Arch>(width, ar, br, rows_at<R>(sum, r, dim), [&](std::size_t j) {
+                const T s = shift[j];
+                return [=](auto acc, auto v) { return acc + (v - decltype(v)(s)); };
+            });
+            const std::array<T, R> m = shifted_mean<Arch, is_fixed_width_v<decltype(width)>>(shift, shifted, dim);
+            std::array<T, R> s;
+            // pass 2 prefetches the next group's a rows (b is the branch output just computed, in cache)
+            layer_norm_finish_group<Arch, HasGamma, HasBeta>(width, rows_at<R>(static_cast<const T*>(sum), r, dim),
+                                                             rows_at<R>(y, r, dim), rows_at<R>(a, next, dim), gamma,
+                                                             beta, eps, m, s);
+            store_stats(mean, r, m);
+            store_stats(rstd, r, s);
+        });
+    });
+}
+
+template <class Arch, bool HasGamma, bool HasBeta, class T>
+void add_rms_norm_rows_with(const T* a, const T* b, std::size_t rows, std::size_t dim, const T* gamma, const T* beta,
+                            T eps, T* sum, T* y, T* rrms) {
+    with_width<T, Arch>(dim, [&](auto width) {
+        for_each_group<T, Arch>(rows, width, [&]<std::size_t R>(std::size_t r, std::size_t) {
+            const std::array<T, R> ss =
+                group_add_sum<Arch>(width, rows_at<R>(a, r, dim), rows_at<R>(b, r, dim), rows_at<R>(sum, r, dim),
+                                    [](std::size_t) { return [](auto acc, auto v) { return mul_add(v, v, acc); }; });
+            const std::array<T, R> s = rms_norm_finish_group<Arch, HasGamma, HasBeta>(
+                width, rows_at<R>(static_cast<const T*>(sum), r, dim), rows_at<R>(y, r, dim), ss, gamma, beta, eps);
+            store_stats(rrms, r, s);
+        });
+    });
+}
+
+}  // namespace detail
+
 template <class Arch = default_arch, class T>
 void add_layer_norm_rows(const T* a, const T* b, std::size_t rows, std::size_t dim, nd<const T*> gamma,
                          nd<const T*> beta, nd<T> eps, T* sum, T* y, nd<T*> mean = nullptr, nd<T*> rstd = nullptr) {
-    detail::check_eps("add_layer_norm_rows", eps);
-    detail::check_dim("add_layer_norm_rows", rows, dim);
-    detail::check_pointer("add_layer_norm_rows", "a", a, rows);
-    detail::check_pointer("add_layer_norm_rows", "b", b, rows);
-    detail::check_pointer("add_layer_norm_rows", "sum", sum, rows);
-    detail::check_pointer("add_layer_norm_rows", "y", y, rows);
-    using A = arch_for_t<T, Arch>;
+    detail::check_add_norm<T>("add_layer_norm_rows", a, b, rows, dim, eps, sum, y);
     detail::with_affine(gamma, beta, [&]<bool G, bool B>() {
-        parallel_for_rows(rows, dim, [&](std::size_t begin, std::size_t end) {
-            for (std::size_t r = begin; r < end; ++r) {
-                const T* ar = a + r * dim;
-                const T* br = b + r * dim;
-                T* sr = sum + r * dim;
-                const T shift = ar[0] + br[0];
-                const T shifted = detail::row_map_sum<A>(
-                    dim, sr, [](auto u, auto v) { return u + v; },
-                    [=](auto s) { return s - decltype(s)(shift); }, ar, br);
-                const T m = shift + shifted / T(dim);
-                const T ss = detail::row_sum<A, T>(
-                    dim,
-                    [=](auto v) {
-                        const auto d = v - decltype(v)(m);
-                        return d * d;
-                    },
-                    static_cast<const T*>(sr));
-                const T s = detail::inverse_std<A, T>(ss, sr, dim, m, eps);
-                detail::normalise_row<A, G, B>(sr, dim, m, s, gamma, beta, y + r * dim);
-                if (mean) mean[r] = m;
-                if (rstd) rstd[r] = s;
-            }
-        });
+        detail::add_layer_norm_rows_with<arch_for_t<T, Arch>, G, B>(a, b, rows, dim, gamma, beta, eps, sum, y, mean,
+                                                                    rstd);
     });
 }
 
 template <class Arch = default_arch, class T>
 void add_rms_norm_rows(const T* a, const T* b, std::size_t rows, std::size_t dim, nd<const T*> gamma,
                        nd<const T*> beta, nd<T> eps, T* sum, T* y, nd<T*> rrms = nullptr) {
-    detail::check_eps("add_rms_norm_rows", eps);
-    detail::check_dim("add_rms_norm_rows", rows, dim);
-    detail::check_pointer("add_rms_norm_rows", "a", a, rows);
-    detail::check_pointer("add_rms_norm_rows", "b", b, rows);
-    detail::check_pointer("add_rms_norm_rows", "sum", sum, rows);
-    detail::check_pointer("add_rms_norm_rows", "y", y, rows);
-    using A = arch_for_t<T, Arch>;
+    detail::check_add_norm<T>("add_rms_norm_rows", a, b, rows, dim, eps, sum, y);
     detail::with_affine(gamma, beta, [&]<bool G, bool B>() {
-        parallel_for_rows(rows, dim, [&](std::size_t begin, std::size_t end) {
-            for (std::size_t r = begin; r < end; ++r) {
-                const T* ar = a + r * dim;
-                const T* br = b + r * dim;
-                T* sr = sum + r * dim;
-                const T ss = detail::row_map_sum<A>(
-                    dim, sr, [](auto u, auto v) { return u + v; }, [](auto s) { return s * s; }, ar, br);
-                const T s = detail::inverse_std<A, T>(ss, sr, dim, T(0), eps);
-                detail::scale_row<A, G, B>(sr, dim, s, gamma, beta, y + r * dim);
-                if (rrms) rrms[r] = s;
-            }
-        });
+        detail::add_rms_norm_rows_with<arch_for_t<T, Arch>, G, B>(a, b, rows, dim, gamma, beta, eps, sum, y, rrms);
     });
 }
 

@@ -6,13 +6,19 @@
 //   rstd_r = 1 / sqrt(Σ_i (x_ri - mean_r)² / dim + eps)          (biased variance, eps inside the sqrt)
 //   y_ri   = (x_ri - mean_r) · rstd_r · gamma_i + beta_i          (gamma = nullptr: 1; beta = nullptr: 0)
 //
-// Passes over a row (it stays in L1/L2 between them): (1) shifted sum Σ(x - x_0), mean = x_0 + Σ/dim, which keeps
+// Passes over a row (it stays in L1 between them): (1) shifted sum Σ(x - x_0), mean = x_0 + Σ/dim, which keeps
 // the sum small on rows far from zero (mean 1000, std 1); (2) centred sum of squares — never E[x²] - mean²;
 // (3) the output. If the squares overflow on finite data (|x| ~ 1e30 in float), pass 2 is redone scaled by
 // 1/max|x - mean|. A NaN or Inf in a row makes that row's output NaN and touches no other row.
-// Rows are split over threads (parallel_for_rows); each row is computed by one thread in a fixed order, so the
-// result is bit-identical for every thread count. y may be x (in place).
+// Rows go in groups (group_rows): passes 1 and 2 of a group's rows run interleaved, so that their reductions,
+// divisions and square roots overlap, and pass 2 prefetches the next group into L1; pass 3 then writes the rows
+// one after the other (one store stream, as the hardware prefetchers like best). Widths of four or eight
+// vectors are compiled for their exact width: the loops unroll and a row is read from memory once. A row's
+// arithmetic never depends on its group or on that dispatch, so the result is bit-identical for every thread
+// count and every number of rows. y may be x (in place).
+#include <array>
 #include <cstddef>
+#include <type_traits>
 
 #include "lnfold/core/parallel.hpp"
 #include "lnfold/kernels/arch.hpp"
@@ -22,40 +28,123 @@ namespace lnfold::kernels {
 
 namespace detail {
 
-// mean and 1/std of one row (passes 1 and 2).
-template <class Arch, class T>
-void layer_norm_stats(const T* x, std::size_t n, T eps, T& mean, T& rstd) {
-    const T shift = x[0];
-    const T shifted = row_sum<Arch, T>(
-        n, [=](auto v) { return v - decltype(v)(shift); }, x);
-    mean = shift + shifted / T(n);
-    const T m = mean;
-    const T ss = row_sum<Arch, T>(
-        n,
-        [=](auto v) {
-            const auto d = v - decltype(v)(m);
-            return d * d;
-        },
-        x);
-    rstd = inverse_std<Arch, T>(ss, x, n, mean, eps);
+// Rows per group: 4 where there are 32 vector registers (AVX-512: 4 rows x 4 accumulators), 2 otherwise, while
+// a group's rows fit in 16 KiB of L1; wider rows go one at a time. Rows of a fixed (narrow) width go in groups
+// of one row per lane, reduced batched.
+template <class Arch>
+inline constexpr std::size_t max_group_rows = std::is_base_of_v<xsimd::avx512f, Arch> ? 4 : 2;
+
+template <class T, class Arch, class N>
+constexpr std::size_t group_rows(N dim) {
+    if constexpr (is_fixed_width_v<N>) return lanes_v<T, Arch>;
+    else return max_group_rows<Arch> * dim * sizeof(T) <= 16384 ? max_group_rows<Arch> : 1;
 }
 
-// Pass 3: y = (x - mean) rstd gamma + beta, with gamma / beta present or not (chosen at compile time).
-template <class Arch, bool HasGamma, bool HasBeta, class T>
-void normalise_row(const T* x, std::size_t n, T mean, T rstd, const T* gamma, const T* beta, T* y) {
+// Calls f(n) with n = std::integral_constant<std::size_t, dim> when a row is four or eight vectors exactly
+// (AVX-512 float: 64 or 128; the narrow rows whose per-row reductions would dominate), else with n = dim.
+template <class T, class Arch, class F>
+void with_width(std::size_t dim, F&& f) {
+    constexpr std::size_t W = lanes_v<T, Arch>;
+    if constexpr (has_simd_v<T, Arch>) {
+        if (dim == 4 * W) return f(std::integral_constant<std::size_t, 4 * W>{});
+        if (dim == 8 * W) return f(std::integral_constant<std::size_t, 8 * W>{});
+    }
+    f(dim);
+}
+
+// Calls group.template operator()<R>(r, next) for the groups covering [0, rows): R rows starting at row r, and
+// `next` = the first row of the following group in the same thread's range (r itself for the last one, so that
+// prefetching it is harmless). Threads split rows (parallel_for_rows); each thread cuts its range into groups of
+// group_rows(dim) and single rows for the rest.
+template <class T, class Arch, class N, class Group>
+void for_each_group(std::size_t rows, N dim, Group&& group) {
+    auto run = [&]<std::size_t R>() {
+        parallel_for_rows(rows, dim, [&](std::size_t begin, std::size_t end) {
+            std::size_t r = begin;
+            for (; r + R <= end; r += R) group.template operator()<R>(r, r + 2 * R <= end ? r + R : r);
+            for (; r < end; ++r) group.template operator()<1>(r, r + 1 < end ? r + 1 : r);
+        });
+    };
+    if constexpr (is_fixed_width_v<N>) run.template operator()<group_rows<T, Arch>(N{})>();
+    else if (group_rows<T, Arch>(dim) > 1) run.template operator()<max_group_rows<Arch>>();
+    else run.template operator()<1>();
+}
+
+// Pointers to R consecutive rows of width dim starting at row r.
+template <std::size_t R, class T>
+std::array<T*, R> rows_at(T* base, std::size_t r, std::size_t dim) {
+    std::array<T*, R> p;
+    for (std::size_t j = 0; j < R; ++j) p[j] = base + (r + j) * dim;
+    return p;
+}
+
+// Pass 3 of one row: y = (x - mean) rstd gamma + beta, gamma / beta present or not (compile time).
+template <class Arch, bool HasGamma, bool HasBeta, class T, class N>
+void normalise_row(N n, const T* x, T mean, T rstd, const T* gamma, const T* beta, T* y) {
     if constexpr (HasGamma && HasBeta)
         row_map<Arch>(
-            n, y, [=](auto v, auto g, auto b) { using V = decltype(v); return (v - V(mean)) * V(rstd) * g + b; }, x,
+            n, y, [=](auto v, auto g, auto b) { using V = decltype(v); return mul_add((v - V(mean)) * V(rstd), g, b); }, x,
             gamma, beta);
     else if constexpr (HasGamma)
         row_map<Arch>(
             n, y, [=](auto v, auto g) { using V = decltype(v); return (v - V(mean)) * V(rstd) * g; }, x, gamma);
     else if constexpr (HasBeta)
         row_map<Arch>(
-            n, y, [=](auto v, auto b) { using V = decltype(v); return (v - V(mean)) * V(rstd) + b; }, x, beta);
+            n, y, [=](auto v, auto b) { using V = decltype(v); return mul_add(v - V(mean), V(rstd), b); }, x, beta);
     else
         row_map<Arch>(
             n, y, [=](auto v) { using V = decltype(v); return (v - V(mean)) * V(rstd); }, x);
+}
+
+// Passes 2 and 3 of a group whose means are known (pass 1 was a shifted sum over x, or the fused add); rstd
+// receives 1/std per row.
+template <class Arch, bool HasGamma, bool HasBeta, class T, std::size_t R, class N>
+void layer_norm_finish_group(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T, R>& y, const row_ptrs<T, R>& next,
+                             const T* gamma, const T* beta, T eps, const std::array<T, R>& mean,
+                             std::array<T, R>& rstd) {
+    const std::array<T, R> ss = group_sum<Arch, (R > 1)>(
+        n, x,
+        [&](std::size_t j) {
+            const T m = mean[j];
+            return [=](auto acc, auto v) {
+                const auto d = v - decltype(v)(m);
+                return mul_add(d, d, acc);
+            };
+        },
+        next);
+    rstd = group_inverse_std<Arch, is_fixed_width_v<N>>(ss, x, n, mean, eps);
+    for (std::size_t j = 0; j < R; ++j)
+        normalise_row<Arch, HasGamma, HasBeta>(n, x[j], mean[j], rstd[j], gamma, beta, y[j]);
+}
+
+// mean_j = shift_j + shifted_j / n (pass 1's result); Batched as one vector division.
+template <class Arch, bool Batched, class T, std::size_t R>
+std::array<T, R> shifted_mean(const std::array<T, R>& shift, const std::array<T, R>& shifted, std::size_t n) {
+    return map_rows<Arch, Batched>([&](auto s, auto q) { return s + q / decltype(s)(T(n)); }, shift, shifted);
+}
+
+// LayerNorm of one group of R rows; mean / rstd receive its statistics.
+template <class Arch, bool HasGamma, bool HasBeta, class T, std::size_t R, class N>
+void layer_norm_group(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T, R>& y, const row_ptrs<T, R>& next,
+                      const T* gamma, const T* beta, T eps, std::array<T, R>& mean, std::array<T, R>& rstd) {
+    std::array<T, R> shift;
+    for (std::size_t j = 0; j < R; ++j) shift[j] = x[j][0];
+    const std::array<T, R> shifted = group_sum<Arch, false>(
+        n, x,
+        [&](std::size_t j) {
+            const T s = shift[j];
+            return [=](auto acc, auto v) { return acc + (v - decltype(v)(s)); };
+        },
+        next);
+    mean = shifted_mean<Arch, is_fixed_width_v<N>>(shift, shifted, n);
+    layer_norm_finish_group<Arch, HasGamma, HasBeta>(n, x, y, next, gamma, beta, eps, mean, rstd);
+}
+
+// Stores a group's statistics (stat = nullptr: not kept).
+template <class T, std::size_t R>
+void store_stats(T* stat, std::size_t r, const std::array<T, R>& values) {
+    if (stat)
+        for (std::size_t j = 0; j < R; ++j) stat[r + j] = values[j];
 }
 
 // Calls f.template operator()<HasGamma, HasBeta>() for the runtime presence of gamma and beta.
@@ -67,17 +156,39 @@ void with_affine(const void* gamma, const void* beta, F&& f) {
     else f.template operator()<false, false>();
 }
 
+// layer_norm_rows with the presence of gamma / beta fixed at compile time and no argument checks: the layers call
+// it (their parameters exist, their eps is validated), so that only the variant they use is compiled.
+template <class Arch, bool HasGamma, bool HasBeta, class T>
+void layer_norm_rows_with(const T* x, std::size_t rows, std::size_t dim, const T* gamma, const T* beta, T eps, T* y,
+                          T* mean, T* rstd) {
+    with_width<T, Arch>(dim, [&](auto width) {
+        for_each_group<T, Arch>(rows, width, [&]<std::size_t R>(std::size_t r, std::size_t next) {
+            std::array<T, R> m, s;
+            layer_norm_group<Arch, HasGamma, HasBeta>(width, rows_at<R>(x, r, dim), rows_at<R>(y, r, dim),
+                                                      rows_at<R>(x, next, dim), gamma, beta, eps, m, s);
+            store_stats(mean, r, m);
+            store_stats(rstd, r, s);
+        });
+    });
+}
+
 }  // namespace detail
 
 // One row (dim = n >= 1) on architecture Arch (or its scalar path). mean / rstd receive the statistics.
+// Bit-identical to the same row inside layer_norm_rows.
 template <class Arch, class T>
 void layer_norm_row(const T* x, std::size_t n, nd<const T*> gamma, nd<const T*> beta, nd<T> eps, T* y, T& mean,
                     T& rstd) {
     detail::check_eps("layer_norm_row", eps);
     using A = arch_for_t<T, Arch>;
-    detail::layer_norm_stats<A>(x, n, eps, mean, rstd);
     detail::with_affine(gamma, beta, [&]<bool G, bool B>() {
-        detail::normalise_row<A, G, B>(x, n, mean, rstd, gamma, beta, y);
+        detail::with_width<T, A>(n, [&](auto width) {
+            std::array<T, 1> m, s;
+            detail::layer_norm_group<A, G, B>(width, detail::row_ptrs<T, 1>{x}, detail::out_row_ptrs<T, 1>{y},
+                                              detail::row_ptrs<T, 1>{x}, gamma, beta, eps, m, s);
+            mean = m[0];
+            rstd = s[0];
+        });
     });
 }
 
@@ -90,18 +201,8 @@ void layer_norm_rows(const T* x, std::size_t rows, std::size_t dim, nd<const T*>
     detail::check_dim("layer_norm_rows", rows, dim);
     detail::check_pointer("layer_norm_rows", "x", x, rows);
     detail::check_pointer("layer_norm_rows", "y", y, rows);
-    using A = arch_for_t<T, Arch>;
     detail::with_affine(gamma, beta, [&]<bool G, bool B>() {
-        parallel_for_rows(rows, dim, [&](std::size_t begin, std::size_t end) {
-            for (std::size_t r = begin; r < end; ++r) {
-                const T* xr = x + r * dim;
-                T m, s;
-                detail::layer_norm_stats<A>(xr, dim, eps, m, s);
-                detail::normalise_row<A, G, B>(xr, dim, m, s, gamma, beta, y + r * dim);
-                if (mean) mean[r] = m;
-                if (rstd) rstd[r] = s;
-            }
-        });
+        detail::layer_norm_rows_with<arch_for_t<T, Arch>, G, B>(x, rows, dim, gamma, beta, eps, y, mean, rstd);
     });
 }
 

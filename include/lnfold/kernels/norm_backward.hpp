@@ -9,7 +9,7 @@
 //     dx     = rrms (g - xhat mean_i(g ⊙ xhat))
 //     dgamma += Σ_rows dy ⊙ xhat,   dbeta += Σ_rows dy                  (dbeta only for RMSNorm with bias)
 //
-// Per row: pass 1 reads x and dy, accumulates Σg and Σg·xhat (four vector accumulators) and adds dy·xhat and dy
+// Per row: pass 1 reads x and dy, accumulates Σg and Σg·xhat (two vector accumulators each) and adds dy·xhat and dy
 // into the block's partial dgamma/dbeta rows; pass 2 writes dx. Parameter gradients never race: rows are cut
 // into blocks that depend only on (rows, dim), never on the thread count; each block sums its rows in order into
 // its own partial row, then the partials are added to dgamma/dbeta in block order (columns split over threads).
@@ -73,8 +73,8 @@ void norm_backward_row(const T* x, const T* dy, std::size_t n, const T* gamma, T
             B g = d;
             if constexpr (HasGamma) g = d * detail::load_v<B>(gamma + k);
             ag += g;
-            agx += g * xh;
-            if (pg) detail::store_v(pg + k, B(detail::load_v<B>(pg + k) + d * xh));
+            agx = mul_add(g, xh, agx);
+            if (pg) detail::store_v(pg + k, mul_add(d, xh, detail::load_v<B>(pg + k)));
             if (pb) detail::store_v(pb + k, B(detail::load_v<B>(pb + k) + d));
         };
         for (; i + 2 * W <= n; i += 2 * W) {
@@ -91,8 +91,8 @@ void norm_backward_row(const T* x, const T* dy, std::size_t n, const T* gamma, T
         const T xh = xhat_of(x[i]);
         const T g = HasGamma ? d * gamma[i] : d;
         tail_g += g;
-        tail_gx += g * xh;
-        if (pg) pg[i] += d * xh;
+        tail_gx = mul_add(g, xh, tail_gx);
+        if (pg) pg[i] = mul_add(d, xh, pg[i]);
         if (pb) pb[i] += d;
     }
     sum_g += static_cast<T>(tail_g);
@@ -105,7 +105,7 @@ void norm_backward_row(const T* x, const T* dy, std::size_t n, const T* gamma, T
             n, dx,
             [=](auto xv, auto dv, auto gv) {
                 using V = decltype(xv);
-                return V(rstd) * (dv * gv - V(mg) - xhat_of(xv) * V(mgx));
+                return V(rstd) * mul_add(-xhat_of(xv), V(mgx), mul_add(dv, gv, -V(mg)));
             },
             x, dy, gamma);
     else
@@ -113,7 +113,7 @@ void norm_backward_row(const T* x, const T* dy, std::size_t n, const T* gamma, T
             n, dx,
             [=](auto xv, auto dv) {
                 using V = decltype(xv);
-                return V(rstd) * (dv - V(mg) - xhat_of(xv) * V(mgx));
+                return V(rstd) * mul_add(-xhat_of(xv), V(mgx), dv - V(mg));
             },
             x, dy);
 }

@@ -2,20 +2,31 @@
 // Row primitives every norm kernel is built from, in the style of xsimd's docs (test/doc/sum.hpp): one template
 // over the architecture, a vector body, a scalar tail.
 //
-//   row_sum<Arch>(n, f, p...)            Σ_i f(p[i]...)                    (reads each p once)
-//   row_map<Arch>(n, out, f, p...)       out[i] = f(p[i]...)               (reads each p, writes out)
-//   row_map_sum<Arch>(n, out, f, g, p...) out[i] = f(p[i]...); returns Σ_i g(out[i])   (one pass)
+// One row:
+//   row_map<Arch>(n, out, f, p...)              out[i] = f(p[i]...)               (reads each p, writes out)
+// A group of R rows of the same width (R row pointers), row j with its own accumulation make(j):
+//   group_sum<Arch, Prefetch>(n, x, make, next)  s_j = the sum acc = make(j)(acc, x_j[i]) over i, prefetching
+//                                                the rows `next` (e.g. make(j)(acc, v) = mul_add(v, v, acc))
+//   group_add_sum<Arch>(n, a, b, sum, make)       sum_j[i] = a_j[i] + b_j[i] (stored), then as group_sum on sum_j
 //
-// f and g are generic lambdas called with xsimd::batch<T, Arch> values in the vector body and with T in the
-// scalar tail, so one expression serves both (use `using V = decltype(v); V(c)` to broadcast a constant).
+// f and make(j) are generic lambdas called with xsimd::batch<T, Arch> values in the vector body and with T in
+// the scalar tail, so one expression serves both (use `using V = decltype(v); V(c)` to broadcast a constant);
+// in the tail the accumulator of float is a double. Every multiply-add is written as mul_add.
 // Sums use four vector accumulators (independent add chains, and a partly pairwise order), combined as
-// (a0 + a1) + (a2 + a3), reduced with xsimd::hadd, then the scalar tail is added. Pointers need no alignment
-// (load_unaligned / store_unaligned); any n >= 0 works, including n < lanes. `out` may be one of the inputs
-// exactly (same pointer), never a partly overlapping range.
+// (a0 + a1) + (a2 + a3), reduced with xsimd::hadd, then the scalar tail (two chains, in double for float) is
+// added. The group forms interleave their R rows' loops, so that the rows' add chains and horizontal sums
+// overlap. Rows of a width fixed at compile time (narrow rows, see with_width) are reduced batched: one
+// xsimd::haddp and one vector square root for all rows of the group (reduce_rows, map_rows). For every row the
+// group forms do exactly the arithmetic of a group of one (same accumulators, same order, same lane arithmetic),
+// so a row's result never depends on how rows are grouped: not on the thread count, not on the number of rows.
+// Pointers need no alignment (load_unaligned / store_unaligned); any n >= 0 works, including n < lanes. An
+// output may be one of the inputs exactly (same pointer), never a partly overlapping range.
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <limits>
 #include <type_traits>
+#include <utility>
 
 #include <xsimd/xsimd.hpp>
 
@@ -37,8 +48,8 @@ inline void store_v(T* p, const V& v) {
     else v.store_unaligned(p);
 }
 
-// Horizontal sum of one batch (xsimd::hadd). GCC 12 warns, wrongly, about an uninitialized value inside its
-// own AVX-512 intrinsics (_mm256_undefined_pd in _mm512_extractf64x4_pd) once hadd is inlined; the pragma keeps
+// Horizontal sums (xsimd::hadd, xsimd::haddp) and square roots. GCC 12 warns, wrongly, about an uninitialized value inside its
+// own AVX-512 intrinsics (_mm256_undefined_pd in _mm512_extractf64x4_pd) once they are inlined; the pragma keeps
 // that false positive out of users' -Wall builds.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
@@ -49,6 +60,36 @@ template <class T, class Arch>
 inline T hsum(const xsimd::batch<T, Arch>& b) {
     return xsimd::hadd(b);
 }
+// The transposed form: lane j of the result = the horizontal sum of rows[j] (W rows for a batch of W lanes).
+// xsimd::haddp promises that order, but 8.1's AVX-512 float version returns its lanes permuted (lane 2 holds the
+// sum of row 4, ...). The permutation it applies is measured once, on rows of distinct exact constants, and the
+// rows are fed in its order, so the result is right whatever the xsimd version does.
+template <class T, class Arch>
+inline xsimd::batch<T, Arch> hsums(const xsimd::batch<T, Arch>* rows) {
+    using B = xsimd::batch<T, Arch>;
+    constexpr std::size_t W = B::size;
+    static const std::array<std::size_t, W> source = [] {  // lane j of haddp's result sums input source[j]
+        std::array<B, W> probe;
+        for (std::size_t j = 0; j < W; ++j) probe[j] = B(T(j));
+        std::array<T, W> lane;
+        xsimd::haddp(probe.data()).store_unaligned(lane.data());
+        std::array<std::size_t, W> order;
+        for (std::size_t j = 0; j < W; ++j) order[j] = static_cast<std::size_t>(lane[j] / T(W));
+        return order;
+    }();
+    std::array<B, W> in;
+    for (std::size_t j = 0; j < W; ++j) in[source[j]] = rows[j];
+    return xsimd::haddp(in.data());
+}
+// IEEE square root of a batch or of a scalar (correctly rounded in both, so a lane equals the scalar result).
+template <class T, class Arch>
+inline xsimd::batch<T, Arch> square_root(const xsimd::batch<T, Arch>& v) {
+    return xsimd::sqrt(v);
+}
+template <class T>
+inline T square_root(T v) {
+    return std::sqrt(v);
+}
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -58,37 +99,55 @@ inline T hsum(const xsimd::batch<T, Arch>& b) {
 template <class T>
 using scalar_acc_t = std::conditional_t<(sizeof(T) < sizeof(double)), double, T>;
 
-// Σ_i f(p[i]...) over [0, n).
-template <class Arch, class T, class F, class... P>
-T row_sum(std::size_t n, F&& f, const P*... p) {
-    std::size_t i = 0;
-    T total = T(0);
-    if constexpr (has_simd_v<T, Arch>) {
-        using B = xsimd::batch<T, Arch>;
-        constexpr std::size_t W = B::size;
-        B a0(T(0)), a1(T(0)), a2(T(0)), a3(T(0));
-        for (; i + 4 * W <= n; i += 4 * W) {
-            a0 += f(detail::load_v<B>(p + i)...);
-            a1 += f(detail::load_v<B>(p + i + W)...);
-            a2 += f(detail::load_v<B>(p + i + 2 * W)...);
-            a3 += f(detail::load_v<B>(p + i + 3 * W)...);
-        }
-        for (; i + W <= n; i += W) a0 += f(detail::load_v<B>(p + i)...);
-        total = detail::hsum((a0 + a1) + (a2 + a3));
-    }
-    using S = scalar_acc_t<T>;
-    S t0 = S(0), t1 = S(0);  // scalar tail (the whole row on the scalar path): two chains
-    for (; i + 2 <= n; i += 2) {
-        t0 += f(p[i]...);
-        t1 += f(p[i + 1]...);
-    }
-    if (i < n) t0 += f(p[i]...);
-    return total + static_cast<T>(t0 + t1);
+// a·b + c, written out rather than left to the compiler: GCC fuses a*b + c into one FMA where it sees fit (GNU
+// mode's default -ffp-contract=fast), and two inlined copies of the same expression may be fused differently,
+// which would break the bit-exactness across groups and thread counts. With FMA in the instruction set this is
+// one fused operation (xsimd::fma, std::fma), else a product and a sum (nothing to fuse). A scalar may accumulate
+// in a wider type C (float products into a double sum: the product is exact there, so both forms agree).
+template <class T, class Arch>
+inline xsimd::batch<T, Arch> mul_add(const xsimd::batch<T, Arch>& a, const xsimd::batch<T, Arch>& b,
+                                     const xsimd::batch<T, Arch>& c) {
+    return xsimd::fma(a, b, c);
+}
+template <class T, class C, class = std::enable_if_t<std::is_floating_point_v<T>>>
+inline C mul_add(T a, T b, C c) {
+#if defined(__FMA__)
+    return std::fma(C(a), C(b), c);
+#else
+    return C(a) * C(b) + c;
+#endif
+}
+
+// Calls f(std::integral_constant<std::size_t, J>{}) for J = 0 .. R-1: the row loop of a group, always unrolled.
+template <std::size_t R, class F>
+inline void unroll(F&& f) {
+    [&]<std::size_t... J>(std::index_sequence<J...>) {
+        (f(std::integral_constant<std::size_t, J>{}), ...);
+    }(std::make_index_sequence<R>{});
+}
+
+// make(0), ..., make(R-1) as an array (the per-row functions of a group, held by value so their constants
+// stay in registers while the loops store).
+template <std::size_t R, class Make>
+inline auto per_row(Make& make) {
+    return [&]<std::size_t... J>(std::index_sequence<J...>) {
+        return std::array{make(J)...};
+    }(std::make_index_sequence<R>{});
+}
+
+// Hint that the cache line holding p + i is read soon (the next group's rows). Issued once per 64-byte line:
+// every call when a vector of Step elements covers a line, else only at line starts.
+template <class T, std::size_t Step>
+inline void prefetch_line(const T* p, std::size_t i) {
+    constexpr std::size_t line = 64 / sizeof(T);
+    if constexpr (Step >= line) __builtin_prefetch(p + i, 0, 3);
+    else if (i % line == 0) __builtin_prefetch(p + i, 0, 3);
 }
 
 // out[i] = f(p[i]...) over [0, n).
-template <class Arch, class T, class F, class... P>
-void row_map(std::size_t n, T* out, F&& f, const P*... p) {
+template <class Arch, class T, class N, class F, class... P>
+void row_map(N n, T* out, F&& fn, const P*... p) {
+    const auto f = fn;  // a local copy: stores to out cannot alias its captures, so they stay in registers
     std::size_t i = 0;
     if constexpr (has_simd_v<T, Arch>) {
         using B = xsimd::batch<T, Arch>;
@@ -104,51 +163,164 @@ void row_map(std::size_t n, T* out, F&& f, const P*... p) {
     for (; i < n; ++i) out[i] = f(p[i]...);
 }
 
-// out[i] = f(p[i]...), and returns Σ_i g(out[i]), in one pass (the fused residual add).
-template <class Arch, class T, class F, class G, class... P>
-T row_map_sum(std::size_t n, T* out, F&& f, G&& g, const P*... p) {
-    std::size_t i = 0;
-    T total = T(0);
-    if constexpr (has_simd_v<T, Arch>) {
-        using B = xsimd::batch<T, Arch>;
-        constexpr std::size_t W = B::size;
-        B a0(T(0)), a1(T(0)), a2(T(0)), a3(T(0));
-        for (; i + 4 * W <= n; i += 4 * W) {
-            const B r0 = f(detail::load_v<B>(p + i)...);
-            const B r1 = f(detail::load_v<B>(p + i + W)...);
-            const B r2 = f(detail::load_v<B>(p + i + 2 * W)...);
-            const B r3 = f(detail::load_v<B>(p + i + 3 * W)...);
-            detail::store_v(out + i, r0);
-            detail::store_v(out + i + W, r1);
-            detail::store_v(out + i + 2 * W, r2);
-            detail::store_v(out + i + 3 * W, r3);
-            a0 += g(r0);
-            a1 += g(r1);
-            a2 += g(r2);
-            a3 += g(r3);
-        }
-        for (; i + W <= n; i += W) {
-            const B r = f(detail::load_v<B>(p + i)...);
-            detail::store_v(out + i, r);
-            a0 += g(r);
-        }
-        total = detail::hsum((a0 + a1) + (a2 + a3));
-    }
+template <class T, std::size_t R>
+using row_ptrs = std::array<const T*, R>;
+template <class T, std::size_t R>
+using out_row_ptrs = std::array<T*, R>;
+
+// The scalar tail of a sum from element i on (the whole row on the scalar path), added to the vector total:
+// two chains in scalar_acc_t (acc = f(acc, value), as in the vector part).
+template <class T, class N, class F, class Load>
+T tail_sum(std::size_t i, N n, T total, const F& f, Load&& load) {
     using S = scalar_acc_t<T>;
     S t0 = S(0), t1 = S(0);
     for (; i + 2 <= n; i += 2) {
-        const T r0 = f(p[i]...), r1 = f(p[i + 1]...);
-        out[i] = r0;
-        out[i + 1] = r1;
-        t0 += g(r0);
-        t1 += g(r1);
+        t0 = f(t0, load(i));
+        t1 = f(t1, load(i + 1));
     }
-    if (i < n) {
-        const T r = f(p[i]...);
-        out[i] = r;
-        t0 += g(r);
-    }
+    if (i < n) t0 = f(t0, load(i));
     return total + static_cast<T>(t0 + t1);
+}
+
+// Whether n is a width fixed at compile time (a std::integral_constant, see with_width): rows of such narrow
+// widths are reduced batched.
+template <class N>
+inline constexpr bool is_fixed_width_v = !std::is_same_v<N, std::size_t>;
+
+// The horizontal sums of R rows' combined accumulators: hsum row by row, or Batched (rows of a fixed width) one
+// xsimd::haddp for all of them (lane j = row j, unused lanes zero vectors; haddp treats every lane alike, so a
+// row's sum does not depend on its lane or on how many rows share the call).
+template <bool Batched, class T, class B, std::size_t R>
+std::array<T, R> reduce_rows(const std::array<B, R>& part) {
+    std::array<T, R> total;
+    if constexpr (Batched && R == B::size) {
+        hsums(part.data()).store_unaligned(total.data());
+    } else if constexpr (Batched) {
+        static_assert(R < B::size);
+        std::array<B, B::size> rows;
+        rows.fill(B(T(0)));
+        for (std::size_t j = 0; j < R; ++j) rows[j] = part[j];
+        std::array<T, B::size> lanes;
+        hsums(rows.data()).store_unaligned(lanes.data());
+        for (std::size_t j = 0; j < R; ++j) total[j] = lanes[j];
+    } else {
+        for (std::size_t j = 0; j < R; ++j) total[j] = hsum(part[j]);
+    }
+    return total;
+}
+
+// out_j = f(in_j...) for per-row statistics (arrays of R values): row by row in T, or Batched as one batch over
+// the lanes (one vector division / square root for up to W rows; each lane computes exactly what the scalar
+// formula does). f is a generic lambda, as for the row primitives.
+template <class Arch, bool Batched, class T, std::size_t R, class F, class... L>
+std::array<T, R> map_rows(F&& f, const std::array<T, R>& first, const L&... rest) {
+    std::array<T, R> out;
+    if constexpr (Batched && has_simd_v<T, Arch>) {
+        using B = xsimd::batch<T, Arch>;
+        auto lanes_of = [](const std::array<T, R>& a) {
+            if constexpr (R == B::size) {
+                return B::load_unaligned(a.data());
+            } else {
+                std::array<T, B::size> w{};
+                for (std::size_t j = 0; j < R; ++j) w[j] = a[j];
+                return B::load_unaligned(w.data());
+            }
+        };
+        if constexpr (R == B::size) {
+            B(f(lanes_of(first), lanes_of(rest)...)).store_unaligned(out.data());
+        } else {
+            std::array<T, B::size> o;
+            B(f(lanes_of(first), lanes_of(rest)...)).store_unaligned(o.data());
+            for (std::size_t j = 0; j < R; ++j) out[j] = o[j];
+        }
+    } else {
+        for (std::size_t j = 0; j < R; ++j) out[j] = f(first[j], rest[j]...);
+    }
+    return out;
+}
+
+// part_j = the accumulation acc = f_j(acc, value(j, i)) over the vector part [0, n - n % W) of each of R rows, in
+// four accumulators (vector k of the row goes to accumulator k % 4) combined (a0 + a1) + (a2 + a3), not yet
+// reduced. value(j, i) gives the
+// batch at element i of row j (a load, or the fused add). The rows' loops run interleaved, so that their add
+// chains overlap; for a fixed (narrow) width each row is finished before the next instead (its loop unrolls
+// completely and only its four accumulators are live). Either way each accumulator sees the same additions.
+template <class B, std::size_t R, class N, class F, class Value>
+std::array<B, R> group_parts(N n, const std::array<F, R>& f, Value&& value) {
+    constexpr std::size_t W = B::size;
+    std::array<B, R> part;
+    if constexpr (is_fixed_width_v<N>) {
+        for (std::size_t j = 0; j < R; ++j) {
+            std::array<B, 4> a;
+            a.fill(B(0));
+            std::size_t i = 0;
+            for (; i + 4 * W <= n; i += 4 * W)
+                unroll<4>([&](auto q) { a[q] = f[j](a[q], value(j, i + q * W)); });
+            for (; i + W <= n; i += W) a[0] = f[j](a[0], value(j, i));
+            part[j] = (a[0] + a[1]) + (a[2] + a[3]);
+        }
+    } else {
+        std::array<std::array<B, 4>, R> a;
+        unroll<R>([&](auto j) { a[j].fill(B(0)); });
+        std::size_t i = 0;
+        for (; i + 4 * W <= n; i += 4 * W)
+            unroll<R>([&](auto j) { unroll<4>([&](auto q) { a[j][q] = f[j](a[j][q], value(j, i + q * W)); }); });
+        for (; i + W <= n; i += W) unroll<R>([&](auto j) { a[j][0] = f[j](a[j][0], value(j, i)); });
+        unroll<R>([&](auto j) { part[j] = (a[j][0] + a[j][1]) + (a[j][2] + a[j][3]); });
+    }
+    return part;
+}
+
+// s_j = Σ_i make(j)(x_j[i]) for the R rows of a group; with Prefetch, the rows `next` (the group after this
+// one) are prefetched meanwhile, one line per vector of each (this pass reads from L1, so the line fill
+// buffers are free). n is a std::size_t, or a std::integral_constant for widths known at compile time (then
+// the loops unroll completely and the rows stay in registers between passes).
+template <class Arch, bool Prefetch, class T, std::size_t R, class N, class Make>
+std::array<T, R> group_sum(N n, const row_ptrs<T, R>& rows, Make&& make, const row_ptrs<T, R>& next_rows) {
+    const auto f = per_row<R>(make);
+    const row_ptrs<T, R> x = rows, next = next_rows;  // local copies: they stay in registers
+    std::array<T, R> total{};
+    std::size_t i = 0;
+    if constexpr (has_simd_v<T, Arch>) {
+        using B = xsimd::batch<T, Arch>;
+        constexpr std::size_t W = B::size;
+        const std::array<B, R> part = group_parts<B>(n, f, [&](auto j, std::size_t k) {
+            if constexpr (Prefetch) detail::prefetch_line<T, W>(next[j], k);
+            return detail::load_v<B>(x[j] + k);
+        });
+        total = reduce_rows<is_fixed_width_v<N>, T>(part);
+        i = n / W * W;
+    }
+    unroll<R>([&](auto j) { total[j] = tail_sum(i, n, total[j], f[j], [&](std::size_t k) { return x[j][k]; }); });
+    return total;
+}
+
+// sum_j = a_j + b_j (stored) and s_j = Σ_i make(j)(sum_j[i]) in one pass: the fused residual add. Same
+// accumulators and order as group_sum over the stored sums, so the result equals group_sum on sum_j exactly.
+template <class Arch, class T, std::size_t R, class N, class Make>
+std::array<T, R> group_add_sum(N n, const row_ptrs<T, R>& a_rows, const row_ptrs<T, R>& b_rows,
+                               const out_row_ptrs<T, R>& sum_rows, Make&& make) {
+    const auto f = per_row<R>(make);
+    const row_ptrs<T, R> a = a_rows, b = b_rows;
+    const out_row_ptrs<T, R> sum = sum_rows;
+    std::array<T, R> total{};
+    std::size_t i = 0;
+    if constexpr (has_simd_v<T, Arch>) {
+        using B = xsimd::batch<T, Arch>;
+        constexpr std::size_t W = B::size;
+        const std::array<B, R> part = group_parts<B>(n, f, [&](auto j, std::size_t k) {
+            const B s = detail::load_v<B>(a[j] + k) + detail::load_v<B>(b[j] + k);
+            detail::store_v(sum[j] + k, s);
+            return s;
+        });
+        total = reduce_rows<is_fixed_width_v<N>, T>(part);
+        i = n / W * W;
+    }
+    unroll<R>([&](auto j) {
+        for (std::size_t k = i; k < n; ++k) sum[j][k] = a[j][k] + b[j][k];
+        total[j] = tail_sum(i, n, total[j], f[j], [&](std::size_t k) { return sum[j][k]; });
+    });
+    return total;
 }
 
 // max_i |x[i] - c| (NaN if any is NaN): only for the rare rescaled path, so scalar.
@@ -169,23 +341,35 @@ template <class Arch, class T>
 T rstd_rescaled(const T* x, std::size_t n, T c, T eps) {
     const T m = max_abs_deviation(x, n, c);
     const T s = T(1) / m;
-    const T ss = row_sum<Arch, T>(
-        n,
-        [=](auto v) {
-            using V = decltype(v);
-            const V d = (v - V(c)) * V(s);
-            return d * d;
+    const row_ptrs<T, 1> row{x};
+    const T ss = group_sum<Arch, false>(
+        n, row,
+        [=](std::size_t) {
+            return [=](auto acc, auto v) {
+                using V = decltype(v);
+                const V d = (v - V(c)) * V(s);
+                return mul_add(d, d, acc);
+            };
         },
-        x);
-    return s / std::sqrt(ss / T(n) + eps * s * s);
+        row)[0];
+    return s / std::sqrt(mul_add(eps * s, s, ss / T(n)));
 }
 
-// 1/sqrt(ss/n + eps) computed once per row with std::sqrt (no approximate rsqrt); ss = +inf means the squares
-// overflowed on finite data, which is redone rescaled. NaN stays NaN.
-template <class Arch, class T>
-T inverse_std(T ss, const T* x, std::size_t n, T c, T eps) {
-    if (ss == std::numeric_limits<T>::infinity()) return rstd_rescaled<Arch, T>(x, n, c, eps);
-    return T(1) / std::sqrt(ss / T(n) + eps);
+// 1/sqrt(ss_j/n + eps) for the R rows of a group, computed once per row with a true square root and division (no
+// approximate rsqrt), Batched as one vector square root and division; ss_j = +inf means the squares overflowed on
+// finite data, and that row is redone rescaled (c_j: the centre of its squares, mean or 0). NaN stays NaN.
+template <class Arch, bool Batched, class T, std::size_t R>
+std::array<T, R> group_inverse_std(const std::array<T, R>& ss, const row_ptrs<T, R>& x, std::size_t n,
+                                   const std::array<T, R>& c, T eps) {
+    std::array<T, R> r = map_rows<Arch, Batched>(
+        [&](auto q) {
+            using V = decltype(q);
+            return V(T(1)) / square_root(q / V(T(n)) + V(eps));
+        },
+        ss);
+    for (std::size_t j = 0; j < R; ++j)
+        if (ss[j] == std::numeric_limits<T>::infinity()) r[j] = rstd_rescaled<Arch, T>(x[j], n, c[j], eps);
+    return r;
 }
 
 }  // namespace lnfold::kernels::detail

@@ -6,53 +6,85 @@
 //   y_ri   = x_ri · rrms_r · gamma_i + beta_i        (gamma = nullptr: 1; beta = nullptr: no bias)
 //
 // Two passes over a row: (1) sum of squares, (2) the output. Squares that overflow on finite data are redone
-// scaled by 1/max|x|. NaN or Inf in a row gives NaN in that row only. Bit-identical for every thread count;
-// y may be x (in place).
+// scaled by 1/max|x|. NaN or Inf in a row gives NaN in that row only. Rows go in groups as in layer_norm.hpp
+// (pass 1 of a group's rows interleaved while the next group is prefetched, then the rows written one after
+// the other); bit-identical for every thread count and number of rows; y may be x (in place).
+#include <array>
 #include <cstddef>
 
 #include "lnfold/core/parallel.hpp"
 #include "lnfold/kernels/arch.hpp"
-#include "lnfold/kernels/layer_norm.hpp"  // detail::normalise_row, detail::with_affine
+#include "lnfold/kernels/layer_norm.hpp"  // the group driver, with_affine
 #include "lnfold/kernels/reduce.hpp"
 
 namespace lnfold::kernels {
 
 namespace detail {
 
-template <class Arch, class T>
-T rms_norm_stat(const T* x, std::size_t n, T eps) {
-    const T ss = row_sum<Arch, T>(n, [](auto v) { return v * v; }, x);
-    return inverse_std<Arch, T>(ss, x, n, T(0), eps);
-}
-
-// y = x rrms gamma + beta (normalise_row with mean 0 would spend a subtraction per element).
-template <class Arch, bool HasGamma, bool HasBeta, class T>
-void scale_row(const T* x, std::size_t n, T rrms, const T* gamma, const T* beta, T* y) {
+// Pass 2 of one row: y = x rrms gamma + beta (normalise_row with mean 0 would spend a subtraction per element).
+template <class Arch, bool HasGamma, bool HasBeta, class T, class N>
+void scale_row(N n, const T* x, T rrms, const T* gamma, const T* beta, T* y) {
     if constexpr (HasGamma && HasBeta)
         row_map<Arch>(
-            n, y, [=](auto v, auto g, auto b) { using V = decltype(v); return v * V(rrms) * g + b; }, x, gamma,
+            n, y, [=](auto v, auto g, auto b) { using V = decltype(v); return mul_add(v * V(rrms), g, b); }, x, gamma,
             beta);
     else if constexpr (HasGamma)
         row_map<Arch>(
             n, y, [=](auto v, auto g) { using V = decltype(v); return v * V(rrms) * g; }, x, gamma);
     else if constexpr (HasBeta)
         row_map<Arch>(
-            n, y, [=](auto v, auto b) { using V = decltype(v); return v * V(rrms) + b; }, x, beta);
+            n, y, [=](auto v, auto b) { using V = decltype(v); return mul_add(v, V(rrms), b); }, x, beta);
     else
         row_map<Arch>(
             n, y, [=](auto v) { using V = decltype(v); return v * V(rrms); }, x);
 }
 
+// Pass 2 of a group whose sums of squares are known; returns 1/rms per row.
+template <class Arch, bool HasGamma, bool HasBeta, class T, std::size_t R, class N>
+std::array<T, R> rms_norm_finish_group(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T, R>& y,
+                                       const std::array<T, R>& ss, const T* gamma, const T* beta, T eps) {
+    const std::array<T, R> rrms = group_inverse_std<Arch, is_fixed_width_v<N>>(ss, x, n, std::array<T, R>{}, eps);
+    for (std::size_t j = 0; j < R; ++j) scale_row<Arch, HasGamma, HasBeta>(n, x[j], rrms[j], gamma, beta, y[j]);
+    return rrms;
+}
+
+// RMSNorm of one group of R rows; returns 1/rms per row. (No prefetch: pass 1 is the only pass that reads x, so
+// the group is read from where it is, as copy reads it.)
+template <class Arch, bool HasGamma, bool HasBeta, class T, std::size_t R, class N>
+std::array<T, R> rms_norm_group(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T, R>& y, const row_ptrs<T, R>& next,
+                                const T* gamma, const T* beta, T eps) {
+    const std::array<T, R> ss =
+        group_sum<Arch, false>(n, x, [](std::size_t) { return [](auto acc, auto v) { return mul_add(v, v, acc); }; }, next);
+    return rms_norm_finish_group<Arch, HasGamma, HasBeta>(n, x, y, ss, gamma, beta, eps);
+}
+
+// rms_norm_rows with the presence of gamma / beta fixed at compile time and no argument checks (for the layers,
+// as layer_norm_rows_with).
+template <class Arch, bool HasGamma, bool HasBeta, class T>
+void rms_norm_rows_with(const T* x, std::size_t rows, std::size_t dim, const T* gamma, const T* beta, T eps, T* y,
+                        T* rrms) {
+    with_width<T, Arch>(dim, [&](auto width) {
+        for_each_group<T, Arch>(rows, width, [&]<std::size_t R>(std::size_t r, std::size_t next) {
+            const std::array<T, R> s = rms_norm_group<Arch, HasGamma, HasBeta>(
+                width, rows_at<R>(x, r, dim), rows_at<R>(y, r, dim), rows_at<R>(x, next, dim), gamma, beta, eps);
+            store_stats(rrms, r, s);
+        });
+    });
+}
+
 }  // namespace detail
 
-// One row (n >= 1) on Arch (or its scalar path); returns 1/rms.
+// One row (n >= 1) on Arch (or its scalar path); returns 1/rms. Bit-identical to the same row in rms_norm_rows.
 template <class Arch, class T>
 T rms_norm_row(const T* x, std::size_t n, nd<const T*> gamma, nd<const T*> beta, nd<T> eps, T* y) {
     detail::check_eps("rms_norm_row", eps);
     using A = arch_for_t<T, Arch>;
-    const T rrms = detail::rms_norm_stat<A>(x, n, eps);
+    T rrms = T(0);
     detail::with_affine(gamma, beta, [&]<bool G, bool B>() {
-        detail::scale_row<A, G, B>(x, n, rrms, gamma, beta, y);
+        detail::with_width<T, A>(n, [&](auto width) {
+            rrms = detail::rms_norm_group<A, G, B>(width, detail::row_ptrs<T, 1>{x}, detail::out_row_ptrs<T, 1>{y},
+                                                   detail::row_ptrs<T, 1>{x}, gamma, beta, eps)[0];
+        });
     });
     return rrms;
 }
@@ -66,16 +98,8 @@ void rms_norm_rows(const T* x, std::size_t rows, std::size_t dim, nd<const T*> g
     detail::check_dim("rms_norm_rows", rows, dim);
     detail::check_pointer("rms_norm_rows", "x", x, rows);
     detail::check_pointer("rms_norm_rows", "y", y, rows);
-    using A = arch_for_t<T, Arch>;
     detail::with_affine(gamma, beta, [&]<bool G, bool B>() {
-        parallel_for_rows(rows, dim, [&](std::size_t begin, std::size_t end) {
-            for (std::size_t r = begin; r < end; ++r) {
-                const T* xr = x + r * dim;
-                const T s = detail::rms_norm_stat<A>(xr, dim, eps);
-                detail::scale_row<A, G, B>(xr, dim, s, gamma, beta, y + r * dim);
-                if (rrms) rrms[r] = s;
-            }
-        });
+        detail::rms_norm_rows_with<arch_for_t<T, Arch>, G, B>(x, rows, dim, gamma, beta, eps, y, rrms);
     });
 }
 

@@ -1,0 +1,117 @@
+// The forward kernels handle rows in groups (interleaved loops; narrow widths reduced batched, one row per
+// vector lane). A row's result must not depend on that: the same row alone, in a group, or in another lane
+// (a call starting one row later) gives bit-identical outputs and statistics, for every width, including the
+// fixed narrow widths (four and eight vectors), over enough rows to fill several groups. The fused add + norm
+// kernels must equal the unfused kernels on the stored sum exactly. All of it also against the long-double
+// reference.
+#include "kernel_support.hpp"
+
+using namespace lnfold_test::kernels;
+
+namespace {
+
+// dims plus the fixed widths of every build (4 and 8 vectors: 8/16 double and 16/32 float on SSE2, 32/64 double
+// and 64/128 float on AVX-512) and a width between groups of four rows and single rows.
+std::vector<std::size_t> group_dims() {
+    std::vector<std::size_t> d = dims;
+    for (std::size_t extra : {std::size_t{32}, std::size_t{128}, std::size_t{256}, std::size_t{2048}}) d.push_back(extra);
+    return d;
+}
+
+constexpr std::size_t rows = 37;  // two groups of 16 narrow rows and a remainder; nine groups of four and one
+
+template <class Arch, class T>
+void check_layer_norm(std::size_t d, error_report& report) {
+    auto x = random_buffer<T>(rows * d, 500 + d, 0.5, 2.0);
+    auto g = random_buffer<T>(d, 501 + d, 1.0, 0.5);
+    auto bt = random_buffer<T>(d, 502 + d);
+    offset_buffer<T> y(rows * d), mean(rows), rstd(rows), shifted(rows * d), shifted_mean(rows), one(d);
+    k::layer_norm_rows<Arch>(x.data(), rows, d, g.data(), bt.data(), T(1e-5), y.data(), mean.data(), rstd.data());
+    k::layer_norm_rows<Arch>(x.data() + d, rows - 1, d, g.data(), bt.data(), T(1e-5), shifted.data(),
+                             shifted_mean.data());
+    INFO("layer_norm " << type_name<T>() << " " << (k::arch_for_t<T, Arch>::name()) << " d=" << d);
+    CHECK(bit_equal(shifted.data(), y.data() + d, (rows - 1) * d));
+    CHECK(bit_equal(shifted_mean.data(), mean.data() + 1, rows - 1));
+    for (std::size_t r = 0; r < rows; ++r) {
+        T m = 0, s = 0;
+        k::layer_norm_row<Arch>(x.data() + r * d, d, g.data(), bt.data(), T(1e-5), one.data(), m, s);
+        INFO("row " << r);
+        REQUIRE(bit_equal(one.data(), y.data() + r * d, d));
+        REQUIRE(m == mean[r]);
+        REQUIRE(s == rstd[r]);
+    }
+    const auto want = ref::layer_norm(x.data(), rows, d, g.data(), bt.data(), real(T(1e-5)));
+    const real e = max_rel_error(y.data(), want.y, rows * d);
+    report.note(std::string("layer_norm ") + k::arch_for_t<T, Arch>::name(), e);
+    CHECK(e <= tolerance<T>());
+}
+
+template <class Arch, class T>
+void check_rms_norm(std::size_t d, error_report& report) {
+    auto x = random_buffer<T>(rows * d, 600 + d, 0.5, 2.0);
+    auto g = random_buffer<T>(d, 601 + d, 1.0, 0.5);
+    auto bt = random_buffer<T>(d, 602 + d);
+    offset_buffer<T> y(rows * d), rrms(rows), shifted(rows * d), one(d);
+    k::rms_norm_rows<Arch>(x.data(), rows, d, g.data(), bt.data(), T(1e-5), y.data(), rrms.data());
+    k::rms_norm_rows<Arch>(x.data() + d, rows - 1, d, g.data(), bt.data(), T(1e-5), shifted.data());
+    INFO("rms_norm " << type_name<T>() << " " << (k::arch_for_t<T, Arch>::name()) << " d=" << d);
+    CHECK(bit_equal(shifted.data(), y.data() + d, (rows - 1) * d));
+    for (std::size_t r = 0; r < rows; ++r) {
+        const T s = k::rms_norm_row<Arch>(x.data() + r * d, d, g.data(), bt.data(), T(1e-5), one.data());
+        INFO("row " << r);
+        REQUIRE(bit_equal(one.data(), y.data() + r * d, d));
+        REQUIRE(s == rrms[r]);
+    }
+    const auto want = ref::rms_norm(x.data(), rows, d, g.data(), bt.data(), real(T(1e-5)));
+    const real e = max_rel_error(y.data(), want.y, rows * d);
+    report.note(std::string("rms_norm ") + k::arch_for_t<T, Arch>::name(), e);
+    CHECK(e <= tolerance<T>());
+}
+
+// add + norm == norm of the stored sum, bit for bit (outputs and statistics).
+template <class Arch, class T>
+void check_fused_equals_unfused(std::size_t d) {
+    auto a = random_buffer<T>(rows * d, 700 + d, 0.5, 2.0);
+    auto b = random_buffer<T>(rows * d, 701 + d, -0.25, 1.0);
+    auto g = random_buffer<T>(d, 702 + d, 1.0, 0.5);
+    auto bt = random_buffer<T>(d, 703 + d);
+    const auto sum = ref::rounded_sum(a.data(), b.data(), rows * d);
+    offset_buffer<T> s(rows * d), y(rows * d), m(rows), r(rows), y2(rows * d), m2(rows), r2(rows);
+    INFO("fused add + norm " << type_name<T>() << " " << (k::arch_for_t<T, Arch>::name()) << " d=" << d);
+    k::add_layer_norm_rows<Arch>(a.data(), b.data(), rows, d, g.data(), bt.data(), T(1e-5), s.data(), y.data(),
+                                 m.data(), r.data());
+    k::layer_norm_rows<Arch>(sum.data(), rows, d, g.data(), bt.data(), T(1e-5), y2.data(), m2.data(), r2.data());
+    CHECK(bit_equal(s.data(), sum.data(), rows * d));
+    CHECK(bit_equal(y.data(), y2.data(), rows * d));
+    CHECK(bit_equal(m.data(), m2.data(), rows));
+    CHECK(bit_equal(r.data(), r2.data(), rows));
+    k::add_rms_norm_rows<Arch>(a.data(), b.data(), rows, d, g.data(), nullptr, T(1e-5), s.data(), y.data(), r.data());
+    k::rms_norm_rows<Arch>(sum.data(), rows, d, g.data(), nullptr, T(1e-5), y2.data(), r2.data());
+    CHECK(bit_equal(s.data(), sum.data(), rows * d));
+    CHECK(bit_equal(y.data(), y2.data(), rows * d));
+    CHECK(bit_equal(r.data(), r2.data(), rows));
+}
+
+template <class Arch, class T>
+void check_all(error_report& report) {
+    for (std::size_t d : group_dims()) {
+        check_layer_norm<Arch, T>(d, report);
+        check_rms_norm<Arch, T>(d, report);
+        check_fused_equals_unfused<Arch, T>(d);
+    }
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("a row's result does not depend on its group, its lane or the number of rows", "[kernels]",
+                   float, double) {
+    const std::string title = std::string("grouped rows vs long-double reference, ") + type_name<TestType>();
+    SECTION("SIMD path") {
+        error_report report{title + ", SIMD path", {}};
+        check_all<k::default_arch, TestType>(report);
+    }
+    SECTION("scalar path") {
+        error_report report{title + ", scalar path", {}};
+        check_all<k::scalar_arch, TestType>(report);
+    }
+}
