@@ -38,6 +38,13 @@ struct executor {
     std::vector<unsigned char> has_grad;              // per node
     aligned_buffer<T> dx, work;
 
+    // Fused residual add + norm: a Residual's add whose sum goes straight into a norm (the next node) leaves the
+    // addition to that norm, which computes sum and norm in one pass (residual.hpp). deferred_add is the add
+    // node whose sum is still to be computed (-1: none), deferred its operands and output.
+    bool fuse_residual_norms = true;
+    int deferred_add = -1;
+    residual_sum<T> deferred{};
+
     explicit executor(std::span<const graph_node> table)
         : nodes(table), outputs(table.size()), scratch(table.size()), inputs(table.size()),
           results(table.size()), settings(table.size()), grads(table.size()), has_grad(table.size()) {}
@@ -88,7 +95,17 @@ void backward_node(executor<T>& ex, std::size_t node, std::size_t param_base) {
     else backward_leaf<L>(ex, node, param_base);
 }
 
-// Runs one leaf layer as node `node`, its parameters at params + param_base.
+// Whether residual add node `add` leaves its sum to the next node: fusion is on, and the next node in execution
+// order (the first to read anything the add produces) is a layer that can compute a residual sum and reads this
+// one. Later readers of the sum (the next skip connection, backward) find it computed.
+template <class T>
+bool defers_residual_sum(const executor<T>& ex, std::size_t add) {
+    return ex.fuse_residual_norms && add + 1 < ex.nodes.size() && ex.nodes[add + 1].fuses_residual_add &&
+           ex.nodes[add + 1].input == static_cast<int>(add);
+}
+
+// Runs one leaf layer as node `node`, its parameters at params + param_base. A layer that reads a deferred
+// residual sum receives it in layer_call::residual and computes it.
 template <class L, class T>
 activation<T> run_leaf(executor<T>& ex, std::size_t node, std::size_t param_base, activation<T> in) {
     const std::string_view path = ex.nodes[node].path.view();
@@ -97,8 +114,16 @@ activation<T> run_leaf(executor<T>& ex, std::size_t node, std::size_t param_base
     T* y = ex.outputs[node].ensure(out_layout.row_count() * out_width);
     const std::size_t scratch_count = L::scratch_size(in.layout, in.width);
     T* scratch = scratch_count ? ex.scratch[node].ensure(scratch_count) : nullptr;
+    const residual_sum<T>* residual = nullptr;
+    if constexpr (L::fuses_residual_add) {
+        if (ex.deferred_add >= 0 && ex.deferred_add == ex.nodes[node].input) {
+            residual = &ex.deferred;
+            ex.deferred_add = -1;
+        }
+    }
     L::forward(layer_call<T>{ex.params + param_base, in.data, in.layout, in.width, y, out_layout, out_width,
-                             ex.tokens, scratch, ex.settings[node], path, ex.params + ex.nodes[node].tied_offset});
+                             ex.tokens, scratch, ex.settings[node], path, ex.params + ex.nodes[node].tied_offset,
+                             residual});
     const activation<T> out{y, out_layout, out_width};
     ex.inputs[node] = in;
     ex.results[node] = out;
@@ -143,6 +168,7 @@ constexpr int lower_leaf(G& g, int input, std::size_t width, const short_string&
     if constexpr (requires { L::groups; }) n.groups = L::groups;
     if constexpr (requires { L::has_bias; }) n.has_bias = L::has_bias;
     if constexpr (requires { L::tied_table; }) resolve_tie<L>(g, n, path);
+    n.fuses_residual_add = L::fuses_residual_add;
     if (path.full()) g.path_overflow = true;
     for (std::size_t i = 0; i < L::params.size(); ++i) {
         param_entry& e = g.tensors[g.tensor_count++];

@@ -203,6 +203,12 @@ public:
     }
     double eps(std::string_view path) const { return exec_.settings[norm_node(path)].eps; }
 
+    // Fused residual add + norm (on by default): a Residual whose sum goes straight into a LayerNorm or RMSNorm
+    // leaves the addition to the norm, which computes the sum and its output in one pass over memory. Results
+    // and gradients are bit-identical either way; off, every add runs on its own (for comparison and timing).
+    void set_fused_add_norm(bool enabled) { exec_.fuse_residual_norms = enabled; }
+    bool fused_add_norm() const { return exec_.fuse_residual_norms; }
+
     // Training mode: Dropout draws masks from (seed, step, node, element); inference mode is deterministic.
     void set_training(bool training, std::uint64_t seed = 0) {
         for (auto& s : exec_.settings) {
@@ -247,6 +253,7 @@ private:
                               " rows x " + std::to_string(per_row) + "), got " + std::to_string(size));
     }
     tensor_view<T> run(activation<T> in) {
+        exec_.deferred_add = -1;
         const activation<T> out = run_node<Net>(exec_, 0, 0, in);
         last_ = {out.data, out.layout, out.width};
         return last_;

@@ -27,6 +27,7 @@ struct graph_node {
     int tied_node = -1;             // TiedHead: the node whose table it reads
     std::size_t tied_offset = 0;    // TiedHead: arena offset of that table
     tie_fold tie = tie_fold::keep;  // TiedHead: how fold() treats the tie
+    bool fuses_residual_add = false;  // the layer can compute a residual sum it reads (norms: add + norm in one pass)
 };
 
 struct param_entry {

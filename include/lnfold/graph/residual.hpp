@@ -1,5 +1,8 @@
 #pragma once
-// Residual<Branch>: y = x + Branch(x). Lowers to the branch's nodes followed by one add node.
+// Residual<Branch>: y = x + Branch(x). Lowers to the branch's nodes followed by one add node. When y goes
+// straight into a norm (the next node: Pre-LN blocks, a final LayerNorm), the add is left to that norm, which
+// writes y and its own output in one pass (add_layer_norm_rows / add_rms_norm_rows): bit-identical to adding
+// here (Model::set_fused_add_norm switches it off).
 #include <cstddef>
 #include <string>
 
@@ -62,9 +65,15 @@ struct Residual {
                               ", got " + branch.layout.describe());
         const std::size_t count = in.layout.row_count() * in.width;
         T* y = ex.outputs[add].ensure(count);
-        parallel_for_rows(in.layout.row_count(), in.width, [&](std::size_t begin, std::size_t end) {
-            for (std::size_t i = begin * in.width; i < end * in.width; ++i) y[i] = in.data[i] + branch.data[i];
-        });
+        if (defers_residual_sum(ex, add)) {
+            // the next node, a norm reading y, computes y = in + branch along with its own output (executor.hpp)
+            ex.deferred_add = static_cast<int>(add);
+            ex.deferred = residual_sum<T>{in.data, branch.data, y};
+        } else {
+            parallel_for_rows(in.layout.row_count(), in.width, [&](std::size_t begin, std::size_t end) {
+                for (std::size_t i = begin * in.width; i < end * in.width; ++i) y[i] = in.data[i] + branch.data[i];
+            });
+        }
         const activation<T> out{y, in.layout, in.width};
         ex.inputs[add] = in;
         ex.results[add] = out;

@@ -57,6 +57,16 @@ struct node_settings {
     std::uint64_t step = 0;
 };
 
+// A residual sum a layer computes itself (fused residual add + norm, for layers with fuses_residual_add): its
+// input x = a + b has not been written yet; the layer writes it into sum (the memory x points to) while it reads
+// a and b, and then reads x as usual.
+template <class T>
+struct residual_sum {
+    const T* a;
+    const T* b;
+    T* sum;
+};
+
 // One forward call of a leaf layer: y (out.row_count() x out_width) = layer(x (in.row_count() x in_width)).
 template <class T>
 struct layer_call {
@@ -72,6 +82,7 @@ struct layer_call {
     const node_settings& settings;
     std::string_view path;         // the node's path, for error messages
     const T* tied = nullptr;       // TiedHead: the tied table inside the arena
+    const residual_sum<T>* residual = nullptr;  // x is a residual sum still to be computed (see residual_sum)
 };
 
 // One backward call of a leaf layer (the vector-Jacobian product of its forward):
@@ -98,11 +109,14 @@ struct layer_grad_call {
     T* dtied = nullptr;
 };
 
-// Defaults a layer spec inherits: no parameters, layout unchanged, no scratch, reads activations.
+// Defaults a layer spec inherits: no parameters, layout unchanged, no scratch, reads activations, cannot compute
+// the residual sum it reads (fuses_residual_add: a Residual whose sum goes straight into such a layer leaves the
+// addition to it, see graph/residual.hpp).
 struct layer_defaults {
     static constexpr std::array<param_spec, 0> params{};
     static constexpr bool reads_tokens = false;
     static constexpr bool needs_image = false;
+    static constexpr bool fuses_residual_add = false;
     static Layout output_layout(const Layout& in, std::string_view) { return in; }
     static std::size_t scratch_size(const Layout&, std::size_t) { return 0; }
     static std::size_t backward_scratch_size(const Layout&, std::size_t) { return 0; }

@@ -1,11 +1,12 @@
 #pragma once
 // LayerNorm<Dim>: y = gamma * (x - mean) / sqrt(var + eps) + beta per row (biased var, eps inside the sqrt).
 #include <array>
-#include <cmath>
 #include <cstddef>
 #include <string>
 
-#include "lnfold/core/parallel.hpp"
+#include "lnfold/kernels/add_norm.hpp"
+#include "lnfold/kernels/layer_norm.hpp"
+#include "lnfold/kernels/norm_backward.hpp"
 #include "lnfold/layers/layer_base.hpp"
 
 namespace lnfold {
@@ -24,29 +25,26 @@ struct LayerNorm : layer_defaults {
     // Saved for backward: mean and rstd per row.
     static std::size_t scratch_size(const Layout& in, std::size_t) { return 2 * in.row_count(); }
 
+    // It can compute the residual sum it reads (the fused add + norm, graph/residual.hpp).
+    static constexpr bool fuses_residual_add = true;
+
+    // x, y: (rows, Dim); scratch: mean (rows), then rstd (rows). With c.residual, x = a + b is written first, in the
+    // same pass (kernels::add_layer_norm_rows; bit-identical to adding, then kernels::layer_norm_rows). The
+    // kernels' gamma-and-beta variant is called directly (the parameters exist, eps is validated by the Model).
     template <class T>
     static void forward(const layer_call<T>& c) {
         const std::size_t rows = c.in.row_count();
         const T eps = static_cast<T>(c.settings.eps);
         const T* gamma = c.params;
         const T* beta = c.params + param_offset<LayerNorm>(1);
-        T* mean_out = c.scratch;
-        T* rstd_out = c.scratch + rows;
-        parallel_for_rows(rows, Dim, [&](std::size_t begin, std::size_t end) {
-            for (std::size_t r = begin; r < end; ++r) {
-                const T* x = c.x + r * Dim;
-                T* y = c.y + r * Dim;
-                T sum = 0;
-                for (std::size_t i = 0; i < Dim; ++i) sum += x[i];
-                const T mean = sum / T(Dim);
-                T squares = 0;
-                for (std::size_t i = 0; i < Dim; ++i) squares += (x[i] - mean) * (x[i] - mean);
-                const T rstd = T(1) / std::sqrt(squares / T(Dim) + eps);
-                for (std::size_t i = 0; i < Dim; ++i) y[i] = (x[i] - mean) * rstd * gamma[i] + beta[i];
-                mean_out[r] = mean;
-                rstd_out[r] = rstd;
-            }
-        });
+        T* mean = c.scratch;
+        T* rstd = c.scratch + rows;
+        using A = kernels::arch_for_t<T, kernels::default_arch>;
+        if (c.residual)
+            kernels::detail::add_layer_norm_rows_with<A, true, true>(c.residual->a, c.residual->b, rows, Dim, gamma,
+                                                                     beta, eps, c.residual->sum, c.y, mean, rstd);
+        else
+            kernels::detail::layer_norm_rows_with<A, true, true>(c.x, rows, Dim, gamma, beta, eps, c.y, mean, rstd);
     }
 
     // With xhat = (x - mean) rstd and g = gamma ⊙ dy:
@@ -54,30 +52,8 @@ struct LayerNorm : layer_defaults {
     template <class T>
     static void backward(const layer_grad_call<T>& c) {
         const std::size_t rows = c.in.row_count();
-        const T* gamma = c.params;
-        const T* mean = c.scratch;
-        const T* rstd = c.scratch + rows;
-        T* dgamma = c.dparams;
-        T* dbeta = c.dparams + param_offset<LayerNorm>(1);
-        for (std::size_t r = 0; r < rows; ++r) {
-            const T* x = c.x + r * Dim;
-            const T* dy = c.dy + r * Dim;
-            T g_sum = 0, gx_sum = 0;
-            for (std::size_t i = 0; i < Dim; ++i) {
-                const T xhat = (x[i] - mean[r]) * rstd[r];
-                const T g = gamma[i] * dy[i];
-                g_sum += g;
-                gx_sum += g * xhat;
-                dgamma[i] += dy[i] * xhat;
-                dbeta[i] += dy[i];
-            }
-            if (!c.dx) continue;
-            const T g_mean = g_sum / T(Dim), gx_mean = gx_sum / T(Dim);
-            for (std::size_t i = 0; i < Dim; ++i) {
-                const T xhat = (x[i] - mean[r]) * rstd[r];
-                c.dx[r * Dim + i] = rstd[r] * (gamma[i] * dy[i] - g_mean - xhat * gx_mean);
-            }
-        }
+        kernels::layer_norm_backward_rows(c.x, c.dy, rows, Dim, c.params, c.scratch, c.scratch + rows, c.dx,
+                                          c.dparams, c.dparams + param_offset<LayerNorm>(1));
     }
 };
 

@@ -2,11 +2,12 @@
 // RMSNorm<Dim, Bias>: y = gamma * x / sqrt(mean(x^2) + eps) (+ beta). With Bias it is what a folded
 // LayerNorm becomes: on zero-mean rows it equals LayerNorm with the same gamma, beta, eps (METHOD.md §1).
 #include <array>
-#include <cmath>
 #include <cstddef>
 #include <string>
 
-#include "lnfold/core/parallel.hpp"
+#include "lnfold/kernels/add_norm.hpp"
+#include "lnfold/kernels/norm_backward.hpp"
+#include "lnfold/kernels/rms_norm.hpp"
 #include "lnfold/layers/layer_base.hpp"
 
 namespace lnfold {
@@ -33,48 +34,32 @@ struct RMSNorm : layer_defaults {
     // Saved for backward: 1/rms per row.
     static std::size_t scratch_size(const Layout& in, std::size_t) { return in.row_count(); }
 
+    // It can compute the residual sum it reads (the fused add + norm, graph/residual.hpp).
+    static constexpr bool fuses_residual_add = true;
+
+    // x, y: (rows, Dim); scratch: 1/rms (rows). With c.residual, x = a + b is written first, in the same pass
+    // (kernels::add_rms_norm_rows; bit-identical to adding, then kernels::rms_norm_rows). The kernels' variant
+    // with gamma (and beta when Bias) is called directly, as in LayerNorm.
     template <class T>
     static void forward(const layer_call<T>& c) {
         const std::size_t rows = c.in.row_count();
         const T eps = static_cast<T>(c.settings.eps);
         const T* gamma = c.params;
-        parallel_for_rows(rows, Dim, [&](std::size_t begin, std::size_t end) {
-            for (std::size_t r = begin; r < end; ++r) {
-                const T* x = c.x + r * Dim;
-                T* y = c.y + r * Dim;
-                T squares = 0;
-                for (std::size_t i = 0; i < Dim; ++i) squares += x[i] * x[i];
-                const T rrms = T(1) / std::sqrt(squares / T(Dim) + eps);
-                for (std::size_t i = 0; i < Dim; ++i) y[i] = x[i] * rrms * gamma[i];
-                if constexpr (Bias)
-                    for (std::size_t i = 0; i < Dim; ++i) y[i] += c.params[param_offset<RMSNorm>(1) + i];
-                c.scratch[r] = rrms;
-            }
-        });
+        const T* beta = Bias ? c.params + param_offset<RMSNorm>(1) : nullptr;
+        using A = kernels::arch_for_t<T, kernels::default_arch>;
+        if (c.residual)
+            kernels::detail::add_rms_norm_rows_with<A, true, Bias>(c.residual->a, c.residual->b, rows, Dim, gamma, beta,
+                                                                   eps, c.residual->sum, c.y, c.scratch);
+        else
+            kernels::detail::rms_norm_rows_with<A, true, Bias>(c.x, rows, Dim, gamma, beta, eps, c.y, c.scratch);
     }
 
     // With xhat = x rrms and g = gamma ⊙ dy:  dx = rrms (g - xhat mean(g ⊙ xhat));
     // dgamma += Σ_rows dy ⊙ xhat;  dbeta += Σ_rows dy.
     template <class T>
     static void backward(const layer_grad_call<T>& c) {
-        const std::size_t rows = c.in.row_count();
-        const T* gamma = c.params;
-        T* dgamma = c.dparams;
-        for (std::size_t r = 0; r < rows; ++r) {
-            const T* x = c.x + r * Dim;
-            const T* dy = c.dy + r * Dim;
-            const T rrms = c.scratch[r];
-            T gx_sum = 0;
-            for (std::size_t i = 0; i < Dim; ++i) {
-                gx_sum += gamma[i] * dy[i] * x[i] * rrms;
-                dgamma[i] += dy[i] * x[i] * rrms;
-            }
-            if constexpr (Bias)
-                for (std::size_t i = 0; i < Dim; ++i) c.dparams[param_offset<RMSNorm>(1) + i] += dy[i];
-            if (!c.dx) continue;
-            const T gx_mean = gx_sum / T(Dim);
-            for (std::size_t i = 0; i < Dim; ++i) c.dx[r * Dim + i] = rrms * (gamma[i] * dy[i] - x[i] * rrms * gx_mean);
-        }
+        kernels::rms_norm_backward_rows(c.x, c.dy, c.in.row_count(), Dim, c.params, c.scratch, c.dx, c.dparams,
+                                        Bias ? c.dparams + param_offset<RMSNorm>(1) : nullptr);
     }
 };
 
