@@ -139,3 +139,16 @@ TEST_CASE("type transforms replace exactly the foldable LayerNorms") {
                                                                                      Seq<LayerNorm<4>, Linear<4, 4>, ReLU>>>>);
     STATIC_REQUIRE(graph_v<folded_t<Mixed>>.tensors[4].path == graph_v<Mixed>.tensors[4].path);
 }
+
+TEST_CASE("Deep networks: the analysis of a 48-block GPT (GPT-2 XL's depth) stays within the constexpr budget") {
+    // One consumer table per graph and one forward walk per source: linear in the node count. A scan of every node
+    // per visited node per LayerNorm exceeded GCC's constexpr operation limit at 12 blocks.
+    using Deep = Seq<Named<"wte", Embedding<V, D>>, Named<"wpe", PositionEmbedding<T, D>>, Named<"h", Repeat<48, GptBlock>>,
+                     Named<"ln_f", LayerNorm<D>>, Named<"lm_head", TiedHead<D, V, "wte">>>;
+    using DeepNoFinalLn = Seq<Named<"wte", Embedding<V, D>>, Named<"wpe", PositionEmbedding<T, D>>,
+                              Named<"h", Repeat<48, GptBlock>>, Named<"lm_head", Linear<D, V, false>>>;
+    STATIC_REQUIRE(layernorm_count_v<Deep> == 97);
+    STATIC_REQUIRE(foldable_count_v<Deep> == 97);
+    STATIC_REQUIRE(foldable_count_v<DeepNoFinalLn> == 0);
+    CHECK(line<DeepNoFinalLn>(95).find("would change Linear at lm_head") != std::string::npos);
+}

@@ -270,3 +270,154 @@ TEST_CASE("weights: loading a missing or corrupt file throws io_error naming it"
     std::remove(path.c_str());
     CHECK_THAT(message, StartsWith("lnfold: safetensors file '" + path + "'") && Contains("but it holds"));
 }
+
+namespace {
+// Parameters: pos.weight (3, 4), attn.qkv.weight (12, 4), attn.qkv.bias (12), attn.proj.weight (4, 4),
+// attn.proj.bias (4), ln.weight (4), ln.bias (4).
+using Small = Seq<Named<"pos", PositionEmbedding<3, 4>>, Named<"attn", SelfAttention<4, 2>>, Named<"ln", LayerNorm<4>>>;
+
+// ViT-style storage: q / k / v separate, the position table with a leading 1.
+io::tensor_naming split_naming() {
+    io::tensor_naming n;
+    n.concatenated["attn.qkv.weight"] = {"attn.q.weight", "attn.k.weight", "attn.v.weight"};
+    n.concatenate = [](std::string_view p) {
+        return p == "attn.qkv.bias" ? std::vector<std::string>{"attn.q.bias", "attn.k.bias", "attn.v.bias"}
+                                    : std::vector<std::string>{};
+    };
+    n.unsqueeze = [](std::string_view p) { return p == "pos.weight" ? std::size_t(1) : std::size_t(0); };
+    return n;
+}
+}  // namespace
+
+TEST_CASE("weights: a parameter concatenated from several file tensors along dim 0, and leading size-1 dimensions") {
+    Model<Small> a(1, init_scheme::pytorch), b(2);
+    io::save_options so;
+    static_cast<io::tensor_naming&>(so) = split_naming();
+    const io::safetensors_file file(io::save_bytes(a, so), "split.safetensors");
+    CHECK(file.find("attn.qkv.weight") == nullptr);
+    CHECK(file.at("attn.k.weight").shape == std::vector<std::size_t>{4, 4});
+    CHECK(file.at("attn.v.bias").shape == std::vector<std::size_t>{4});
+    CHECK(file.at("pos.weight").shape == std::vector<std::size_t>{1, 3, 4});
+    // Part k holds rows 4k .. 4k + 3 of the fused (12, 4) weight.
+    const auto k = file.read<float>("attn.k.weight");
+    const auto qkv = a.parameter("attn.qkv.weight");
+    CHECK(std::equal(k.begin(), k.end(), qkv.begin() + 16));
+
+    io::load_options o;
+    static_cast<io::tensor_naming&>(o) = split_naming();
+    const io::load_result r = io::load(b, file, o);
+    CHECK(r.loaded.size() == Model<Small>::tensor_count);
+    CHECK(same_bits<float>(a.parameters(), b.parameters()));
+
+    // Without the unsqueeze the table's shape is wrong; without the concatenation the parts are unexpected.
+    o.unsqueeze = nullptr;
+    CHECK_THAT(error_of([&] { io::load(b, file, o); }),
+               Contains("shape mismatch 'pos.weight': expected (3, 4), the file has (1, 3, 4)"));
+    io::load_options plain;
+    plain.unsqueezed["pos.weight"] = 1;
+    const std::string message = error_of([&] { io::load(b, file, plain); });
+    CHECK_THAT(message, Contains("missing 'attn.qkv.weight': expected shape (12, 4)"));
+    CHECK_THAT(message, Contains("unexpected 'attn.q.weight': F32 (4, 4)"));
+}
+
+TEST_CASE("weights: concatenations and layouts that cannot be are errors; a partly missing concatenation too") {
+    Model<Small> a(1), b(2);
+    const std::vector<float> before(b.parameters().begin(), b.parameters().end());
+    io::load_options o;
+    o.concatenated["ln.weight"] = {"x", "y", "z"};       // 4 rows do not split in 3
+    o.concatenated["attn.proj.bias"] = {"p", ""};         // an empty part name
+    o.concatenated["attn.proj.weight"] = {"p0", "p1"};
+    o.transposed.insert("attn.proj.weight");              // two layouts at once
+    o.unsqueezed["ln.bias"] = 1;
+    o.transposed.insert("ln.bias");
+    const std::string message = error_of([&] { io::load(b, io::safetensors_file(io::save_bytes(a)), o); });
+    INFO(message);
+    CHECK_THAT(message, Contains("cannot split 'ln.weight' of shape (4) into 3 file tensors along dim 0"));
+    CHECK_THAT(message, Contains("cannot read 'attn.proj.bias' from an empty file tensor name"));
+    CHECK_THAT(message, Contains("cannot store 'attn.proj.weight' transposed and concatenated: a parameter has at most one"));
+    CHECK_THAT(message, Contains("cannot store 'ln.bias' transposed and unsqueezed"));
+    CHECK(std::equal(before.begin(), before.end(), b.parameters().begin()));
+    io::save_options so;
+    so.concatenated["ln.weight"] = {"x", "y", "z"};
+    CHECK_THAT(error_of([&] { io::save_bytes(a, so); }), Contains("lnfold: cannot split 'ln.weight'"));
+
+    // One part of three absent: named, even with allow_missing (only a wholly absent parameter is kept).
+    io::save_options split;
+    static_cast<io::tensor_naming&>(split) = split_naming();
+    const io::safetensors_file full(io::save_bytes(a, split));
+    io::safetensors_writer w;
+    for (const auto& t : full.tensors())
+        if (t.name != "attn.k.bias" && !t.name.starts_with("attn.q.") && !t.name.starts_with("attn.v.b"))
+            w.add_raw(t.name, t.type, t.shape, full.bytes_of(t));
+    io::load_options lo;
+    static_cast<io::tensor_naming&>(lo) = split_naming();
+    lo.allow_missing = true;
+    const std::string partial = error_of([&] { io::load(b, io::safetensors_file(w.bytes()), lo); });
+    CHECK_THAT(partial, Contains("1 problem"));
+    CHECK_THAT(partial, Contains("missing 'attn.qkv.weight' part 1 of 3 (file name 'attn.q.weight'): expected shape (4, 4)"));
+}
+
+TEST_CASE("weights: a base-model prefix, ignored buffers and tied copies") {
+    Model<Small> a(1, init_scheme::pytorch), b(2);
+    io::save_options so;
+    so.rename = [](std::string_view p) { return "model." + std::string(p); };
+    io::safetensors_writer w = io::to_safetensors(a, so);
+    const float mask[4] = {1, 0, 1, 1};
+    w.add("model.attn.mask", std::span<const float>(mask), {2, 2});
+    const auto table = a.parameter("pos.weight");
+    w.add("head.weight", table, {3, 4});                  // a tied copy of pos.weight, outside the prefix
+    const io::safetensors_file file(w.bytes(), "prefixed.safetensors");
+
+    io::load_options o;
+    o.prefix = "model.";
+    o.ignore = [](std::string_view name) { return name == "attn.mask"; };
+    o.copies["head.weight"] = "pos.weight";
+    const io::load_result r = io::load(b, file, o);
+    CHECK(same_bits<float>(a.parameters(), b.parameters()));
+    CHECK(r.prefixed == Model<Small>::tensor_count + 1);
+    CHECK(r.ignored == std::vector<std::string>{"model.attn.mask"});
+    CHECK(r.copies == std::vector<std::string>{"head.weight"});
+
+    // The same options read the file without the prefix, and without the copy.
+    io::safetensors_writer bare;
+    for (const auto& t : file.tensors())
+        if (t.name != "head.weight") bare.add_raw(t.name.substr(t.name.starts_with("model.") ? 6 : 0), t.type, t.shape, file.bytes_of(t));
+    const io::load_result r2 = io::load(b, io::safetensors_file(bare.bytes()), o);
+    CHECK(r2.prefixed == 0);
+    CHECK(r2.copies.empty());
+
+    // Without ignore the buffer is unexpected; a copy that differs, has another shape, or names no parameter is refused.
+    io::load_options no_ignore = o;
+    no_ignore.ignore = nullptr;
+    CHECK_THAT(error_of([&] { io::load(b, file, no_ignore); }), Contains("unexpected 'model.attn.mask'"));
+    io::safetensors_writer bad = io::to_safetensors(a, so);
+    std::vector<float> changed(table.begin(), table.end());
+    changed[7] = -changed[7] + 1;
+    bad.add("head.weight", std::span<const float>(changed), {3, 4});
+    bad.add("tail.weight", std::span<const float>(changed), {4, 3});
+    bad.add("neck.weight", std::span<const float>(changed), {4, 3});
+    bad.add("proj_copy", a.parameter("attn.proj.weight"), {4, 4});
+    o.copies["tail.weight"] = "pos.weight";
+    o.copies["neck.weight"] = "no.such.weight";
+    o.copies["proj_copy"] = "attn.proj.weight";
+    o.names["attn.proj.weight"] = "";  // kept: not read from the file, so its copy cannot be checked
+    o.ignore = [](std::string_view name) { return name == "attn.mask" || name == "attn.proj.weight"; };
+    const std::string message = error_of([&] { io::load(b, io::safetensors_file(bad.bytes(), "bad.safetensors"), o); });
+    INFO(message);
+    CHECK_THAT(message, Contains("4 problems"));
+    CHECK_THAT(message, Contains("copy 'head.weight' of 'pos.weight' differs from 'model.pos.weight': 1 of 12 values "
+                                 "differ, the first at element 7"));
+    CHECK_THAT(message, Contains("copy 'tail.weight' of 'pos.weight': expected the shape of 'model.pos.weight' (3, 4), "
+                                 "the file has (4, 3)"));
+    CHECK_THAT(message, Contains("copy 'neck.weight' of 'no.such.weight': the model has no parameter 'no.such.weight'"));
+    CHECK_THAT(message, Contains("copy 'proj_copy' of 'attn.proj.weight': cannot check it, 'attn.proj.weight' is not "
+                                 "read from one file tensor"));
+
+    // Both forms of one name: ambiguous.
+    io::safetensors_writer twice = io::to_safetensors(a, so);
+    twice.add("ln.bias", a.parameter("ln.bias"), {4});
+    o.copies.clear();
+    o.names.clear();
+    CHECK_THAT(error_of([&] { io::load(b, io::safetensors_file(twice.bytes()), o); }),
+               Contains("ambiguous 'ln.bias': the file has both 'model.ln.bias' and 'ln.bias' (load_options::prefix is 'model.')"));
+}

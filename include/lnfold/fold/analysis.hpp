@@ -12,6 +12,9 @@
 // stay shift-invariant, so one pass decides every verdict; there is nothing to iterate.
 #include <array>
 #include <cstddef>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 
 #include "lnfold/graph/lowering.hpp"
 #include "lnfold/graph/node.hpp"
@@ -57,18 +60,65 @@ constexpr std::size_t count_layernorms(const G& g) {
     return n;
 }
 
+// What the analysis looks up per node, built once per graph in O(nodes) so that judging every LayerNorm stays
+// linear in the network size (a 48-block GPT-2 has 388 nodes; a scan per visited node would be quadratic per
+// source and exceed the compiler's constexpr budget):
+//   consumers of node n: entries[offsets[n] .. offsets[n + 1]), in ascending node order, each listed once;
+//   uses[n]: operands reading n ((input == n) + (input2 == n) over all nodes; a residual add x + x counts 2);
+//   keep_head[n]: the first TiedHead with tie_fold::keep that reads n's table, or -1.
+template <std::size_t N>
+struct consumer_table {
+    std::array<std::size_t, N + 1> offsets{};
+    std::array<int, 2 * N + 1> entries{};
+    std::array<std::size_t, N + 1> uses{};
+    std::array<int, N + 1> keep_head{};
+    constexpr std::size_t count(int n) const {
+        return offsets[static_cast<std::size_t>(n) + 1] - offsets[static_cast<std::size_t>(n)];
+    }
+};
+
 template <class G>
-constexpr std::size_t consumer_count(const G& g, int node) {
-    std::size_t n = 0;
-    for (std::size_t i = 0; i < g.node_count; ++i) n += (g.nodes[i].input == node) + (g.nodes[i].input2 == node);
-    return n;
+inline constexpr std::size_t node_capacity_v = std::tuple_size_v<decltype(std::declval<const G&>().nodes)>;
+
+template <class G>
+constexpr consumer_table<node_capacity_v<G>> make_consumer_table(const G& g) {
+    consumer_table<node_capacity_v<G>> t{};
+    for (std::size_t n = 0; n < g.node_count; ++n) t.keep_head[n] = -1;
+    std::array<std::size_t, node_capacity_v<G> + 1> listed{};
+    for (std::size_t c = 0; c < g.node_count; ++c) {
+        const graph_node& node = g.nodes[c];
+        if (node.input != network_input) {
+            ++t.uses[static_cast<std::size_t>(node.input)];
+            ++listed[static_cast<std::size_t>(node.input)];
+        }
+        if (node.input2 != network_input) {
+            ++t.uses[static_cast<std::size_t>(node.input2)];
+            if (node.input2 != node.input) ++listed[static_cast<std::size_t>(node.input2)];
+        }
+        if (node.tied_node >= 0 && node.tie == tie_fold::keep && t.keep_head[static_cast<std::size_t>(node.tied_node)] < 0)
+            t.keep_head[static_cast<std::size_t>(node.tied_node)] = static_cast<int>(c);
+    }
+    for (std::size_t n = 0; n < g.node_count; ++n) t.offsets[n + 1] = t.offsets[n] + listed[n];
+    std::array<std::size_t, node_capacity_v<G> + 1> filled{};
+    for (std::size_t c = 0; c < g.node_count; ++c) {  // ascending c: each list comes out sorted
+        const int a = g.nodes[c].input, b = g.nodes[c].input2;
+        if (a != network_input) {
+            const std::size_t n = static_cast<std::size_t>(a);
+            t.entries[t.offsets[n] + filled[n]++] = static_cast<int>(c);
+        }
+        if (b != network_input && b != a) {
+            const std::size_t n = static_cast<std::size_t>(b);
+            t.entries[t.offsets[n] + filled[n]++] = static_cast<int>(c);
+        }
+    }
+    return t;
 }
 
 // Follows a per-row shift of `start`'s output forward. Returns true when it only reaches LayerNorms or
 // Centering nodes through preserving nodes; otherwise reports the first other consumer (-1: the network output).
-template <class G>
-constexpr bool shift_is_harmless(const G& g, int start, int& blocking_consumer) {
-    constexpr std::size_t N = std::tuple_size_v<decltype(g.nodes)>;
+// Depth-first, consumers in ascending order: the consumer reported is the first one found that way.
+template <class G, std::size_t N>
+constexpr bool shift_is_harmless(const G& g, const consumer_table<N>& consumers, int start, int& blocking_consumer) {
     std::array<int, N + 1> stack{};
     std::array<bool, N + 1> seen{};
     std::size_t top = 0;
@@ -80,9 +130,10 @@ constexpr bool shift_is_harmless(const G& g, int start, int& blocking_consumer) 
             blocking_consumer = -1;  // the shift reaches the network output
             return false;
         }
-        for (std::size_t c = 0; c < g.node_count; ++c) {
+        const std::size_t begin = consumers.offsets[static_cast<std::size_t>(n)];
+        for (std::size_t e = begin; e < begin + consumers.count(n); ++e) {
+            const std::size_t c = static_cast<std::size_t>(consumers.entries[e]);
             const graph_node& consumer = g.nodes[c];
-            if (consumer.input != n && consumer.input2 != n) continue;
             if (consumer.kind == layer_kind::layer_norm || consumer.role == fold_role::centering) continue;
             if (consumer.role == fold_role::preserve || consumer.role == fold_role::additive_source) {
                 if (!seen[c]) {
@@ -99,6 +150,30 @@ constexpr bool shift_is_harmless(const G& g, int start, int& blocking_consumer) 
 }
 
 template <class G>
+constexpr bool shift_is_harmless(const G& g, int start, int& blocking_consumer) {
+    return shift_is_harmless(g, make_consumer_table(g), start, blocking_consumer);
+}
+
+// shift_is_harmless per node, computed on first use (several LayerNorms share most of their sources).
+template <std::size_t N>
+struct shift_memo {
+    std::array<signed char, N + 1> state{};  // 0: not computed, 1: harmless, -1: reaches `consumer`
+    std::array<int, N + 1> consumer{};
+
+    template <class G>
+    constexpr bool harmless(const G& g, const consumer_table<N>& consumers, int node, int& blocking_consumer) {
+        const std::size_t i = static_cast<std::size_t>(node);
+        if (state[i] == 0) {
+            int c = -1;
+            state[i] = shift_is_harmless(g, consumers, node, c) ? 1 : -1;
+            consumer[i] = c;
+        }
+        blocking_consumer = consumer[i];
+        return state[i] > 0;
+    }
+};
+
+template <class G>
 constexpr void set_culprit(const G& g, layernorm_verdict& v, fold_reason reason, int culprit) {
     v.foldable = false;
     v.reason = reason;
@@ -110,8 +185,9 @@ constexpr void set_culprit(const G& g, layernorm_verdict& v, fold_reason reason,
 }
 
 // The verdict for the LayerNorm at `ln`; marks in `plan` what folding it needs (only when foldable).
-template <class G, std::size_t N>
-constexpr layernorm_verdict judge_layernorm(const G& g, std::size_t ln, std::array<node_fold_plan, N>& plan) {
+template <class G, std::size_t N, std::size_t C>
+constexpr layernorm_verdict judge_layernorm(const G& g, std::size_t ln, std::array<node_fold_plan, N>& plan,
+                                            const consumer_table<C>& consumers, shift_memo<C>& shifts) {
     layernorm_verdict v{};
     v.path = g.nodes[ln].path;
     v.node = static_cast<int>(ln);
@@ -149,7 +225,7 @@ constexpr layernorm_verdict judge_layernorm(const G& g, std::size_t ln, std::arr
             case fold_role::scale: {
                 const int source = node.input;
                 if (source == network_input || g.nodes[static_cast<std::size_t>(source)].role != fold_role::source ||
-                    consumer_count(g, source) != 1) {
+                    consumers.uses[static_cast<std::size_t>(source)] != 1) {
                     set_culprit(g, v, fold_reason::unfolded_scale, n);
                     return v;
                 }
@@ -166,18 +242,17 @@ constexpr layernorm_verdict judge_layernorm(const G& g, std::size_t ln, std::arr
         }
     }
     for (std::size_t p = 0; p < points; ++p) {
-        for (std::size_t h = 0; h < g.node_count; ++h) {
-            if (g.nodes[h].tied_node != shift_points[p] || g.nodes[h].tie != tie_fold::keep) continue;
-            set_culprit(g, v, fold_reason::tied_table, shift_points[p]);
-            v.consumer = static_cast<int>(h);
-            v.consumer_path = g.nodes[h].path;
-            v.consumer_kind = g.nodes[h].kind;
-            return v;
-        }
+        const int h = consumers.keep_head[static_cast<std::size_t>(shift_points[p])];
+        if (h < 0) continue;
+        set_culprit(g, v, fold_reason::tied_table, shift_points[p]);
+        v.consumer = h;
+        v.consumer_path = g.nodes[static_cast<std::size_t>(h)].path;
+        v.consumer_kind = g.nodes[static_cast<std::size_t>(h)].kind;
+        return v;
     }
     for (std::size_t p = 0; p < points; ++p) {
         int consumer = -1;
-        if (!shift_is_harmless(g, shift_points[p], consumer)) {
+        if (!shifts.harmless(g, consumers, shift_points[p], consumer)) {
             const int point = shift_points[p];
             const graph_node& node = g.nodes[static_cast<std::size_t>(point)];
             set_culprit(g, v, fold_reason::locked_source, node.role == fold_role::scale ? node.input : point);
@@ -215,12 +290,14 @@ template <class Net>
 constexpr fold_analysis_result<Net> analyse() {
     fold_analysis_result<Net> r{};
     const auto& g = graph_v<Net>;
+    const auto consumers = make_consumer_table(g);
+    shift_memo<node_capacity_v<std::remove_cvref_t<decltype(g)>>> shifts{};
     std::size_t k = 0;
     for (std::size_t i = 0; i < g.node_count; ++i) {
         r.layernorm_index[i] = -1;
         if (g.nodes[i].kind != layer_kind::layer_norm) continue;
         r.layernorm_index[i] = static_cast<int>(k);
-        r.verdicts[k++] = judge_layernorm(g, i, r.plan);
+        r.verdicts[k++] = judge_layernorm(g, i, r.plan, consumers, shifts);
     }
     return r;
 }

@@ -135,10 +135,10 @@ U load_le(const std::uint8_t* p) {
 
 class header_checker {
 public:
-    explicit header_checker(std::string_view source) : where_("safetensors file " + quoted(source)) {}
+    explicit header_checker(std::string_view source) : where_("safetensors file " + detail::quoted(source)) {}
     [[noreturn]] void fail(const std::string& what) const { throw io_error("lnfold: " + where_ + ": " + what); }
     [[noreturn]] void fail(const std::string& tensor, const std::string& what) const {
-        throw io_error("lnfold: " + where_ + ": tensor " + quoted(tensor) + ": " + what);
+        throw io_error("lnfold: " + where_ + ": tensor " + detail::quoted(tensor) + ": " + what);
     }
     const std::string& where() const { return where_; }
 
@@ -159,7 +159,7 @@ public:
         t.name = name;
         for (const auto& m : v.members())
             if (m.first != "dtype" && m.first != "shape" && m.first != "data_offsets")
-                fail(name, "unknown key " + quoted(m.first) + " (expected only dtype, shape, data_offsets)");
+                fail(name, "unknown key " + detail::quoted(m.first) + " (expected only dtype, shape, data_offsets)");
         const json_value* dt = v.find("dtype");
         const json_value* shape = v.find("shape");
         const json_value* offsets = v.find("data_offsets");
@@ -174,7 +174,7 @@ public:
                 if (!known.empty()) known += ", ";
                 known += e.name;
             }
-            fail(name, "unknown dtype " + quoted(dt->text()) + " (known: " + known + ")");
+            fail(name, "unknown dtype " + detail::quoted(dt->text()) + " (known: " + known + ")");
         }
         t.type = *type;
         if (!shape->is_array()) fail(name, std::string("shape must be an array, got ") + shape->kind_name());

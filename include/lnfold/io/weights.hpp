@@ -8,10 +8,14 @@
 //   io::load(model, "gpt2.safetensors", o);
 //   io::save(model, "out.safetensors");                  // F32 for Model<Net, float>, F64 for double
 //
-// Loading is all-or-nothing: every problem (missing, unexpected, mis-shaped, unreadable dtype, a transpose of a
-// non-2-D tensor) is collected first and reported in one io_error listing all of them; the model is only written
-// when there is none.
+// A parameter is stored as one file tensor (possibly renamed, transposed, or with leading size-1 dimensions), or
+// as several file tensors concatenated along dim 0 (ViT's query / key / value for lnfold's fused qkv).
+// Loading is all-or-nothing: every problem (missing, unexpected, mis-shaped, unreadable dtype, an impossible
+// layout, a tied copy that differs) is collected first and reported in one io_error listing all of them; the model
+// is only written when there is none.
+#include <algorithm>
 #include <cstddef>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <set>
@@ -38,6 +42,18 @@ struct tensor_naming {
     // lnfold's Linear stores weight (out, in) like torch.nn.Linear; GPT-2's Conv1D stores (in, out).
     std::set<std::string, std::less<>> transposed;
     std::function<bool(std::string_view)> transpose;
+    // Parameters stored as k file tensors concatenated along dim 0, by model path: `concatenated[path]`, else
+    // `concatenate(path)` when it returns a non-empty list. Each file tensor holds shape[0] / k rows, in order:
+    // shape (shape[0] / k, shape[1], ...). ViT's attention.query / key / value (D, D) make lnfold's qkv (3D, D).
+    // `names` and `rename` are not used for such a parameter.
+    std::map<std::string, std::vector<std::string>, std::less<>> concatenated;
+    std::function<std::vector<std::string>(std::string_view)> concatenate;
+    // Parameters stored with this many extra leading dimensions of size 1 (the same values in the same order), by
+    // model path: `unsqueezed[path]`, else `unsqueeze(path)`. ViT's position_embeddings (1, N + 1, D) is lnfold's
+    // (N + 1, D) table with 1.
+    std::map<std::string, std::size_t, std::less<>> unsqueezed;
+    std::function<std::size_t(std::string_view)> unsqueeze;
+    // A parameter has at most one of these layouts: transposed, concatenated, unsqueezed.
 
     std::string file_name(std::string_view path) const {
         if (auto it = names.find(path); it != names.end()) return it->second;
@@ -47,6 +63,16 @@ struct tensor_naming {
     bool is_transposed(std::string_view path) const {
         return transposed.find(path) != transposed.end() || (transpose && transpose(path));
     }
+    std::vector<std::string> parts(std::string_view path) const {
+        if (auto it = concatenated.find(path); it != concatenated.end()) return it->second;
+        if (concatenate) return concatenate(path);
+        return {};
+    }
+    std::size_t leading_ones(std::string_view path) const {
+        if (auto it = unsqueezed.find(path); it != unsqueezed.end()) return it->second;
+        if (unsqueeze) return unsqueeze(path);
+        return 0;
+    }
 };
 
 struct load_options : tensor_naming {
@@ -54,12 +80,25 @@ struct load_options : tensor_naming {
     bool strict = true;
     // false (default): a parameter without a tensor in the file is an error. true: it keeps its current value.
     bool allow_missing = false;
+    // Hugging Face's base-model prefix ("transformer." in GPT2LMHeadModel files, "vit." in
+    // ViTForImageClassification files): a file tensor named prefix + name is matched as name, so one naming reads
+    // files with and without it. A file holding both forms of one name is an error.
+    std::string prefix;
+    // File tensors that are not parameters and are skipped even when strict (GPT-2's attn.bias / attn.masked_bias
+    // causal-mask buffers), by name without the prefix. They are listed in load_result::ignored.
+    std::function<bool(std::string_view)> ignore;
+    // File tensors that may repeat a parameter (a tied head saved twice: GPT-2's lm_head.weight = wte.weight),
+    // name without the prefix -> model path. Used only when no parameter reads that tensor: then it must have the
+    // shape of the parameter's file tensor and the same values (both converted to T). Absent is fine.
+    std::map<std::string, std::string, std::less<>> copies;
 };
 
 struct load_result {
     std::vector<std::string> loaded;   // model paths read from the file
     std::vector<std::string> kept;     // model paths not in the file (allow_missing, or mapped to "")
-    std::vector<std::string> ignored;  // file tensors no parameter read (strict = false)
+    std::vector<std::string> ignored;  // file tensors no parameter read (strict = false, or load_options::ignore)
+    std::vector<std::string> copies;   // file tensors checked equal to the parameter they repeat (load_options::copies)
+    std::size_t prefixed = 0;          // file tensors whose name carried load_options::prefix
 };
 
 struct save_options : tensor_naming {
@@ -70,10 +109,92 @@ struct save_options : tensor_naming {
 
 namespace detail {
 
-inline std::string param_shape(const param_spec& spec, bool transposed) {
-    std::vector<std::size_t> shape(spec.shape.begin(), spec.shape.begin() + static_cast<std::ptrdiff_t>(spec.rank));
-    if (transposed && shape.size() == 2) std::swap(shape[0], shape[1]);
-    return shape_string(shape);
+inline std::vector<std::size_t> shape_of(const param_spec& spec) {
+    return std::vector<std::size_t>(spec.shape.begin(), spec.shape.begin() + static_cast<std::ptrdiff_t>(spec.rank));
+}
+
+// Where one parameter lives in a file: its file tensors (one, k for a concatenation, none when mapped to ""), the
+// shape each must have, and whether the single tensor is transposed. `problem` is set when the layout is impossible.
+struct parameter_storage {
+    struct part {
+        std::string name;
+        std::vector<std::size_t> shape;
+    };
+    std::vector<part> parts;
+    bool transposed = false;
+    std::string problem;
+};
+
+inline parameter_storage storage_of(const tensor_naming& naming, std::string_view path, const param_spec& spec) {
+    parameter_storage s;
+    const std::vector<std::size_t> shape = shape_of(spec);
+    const std::vector<std::string> parts = naming.parts(path);
+    const std::size_t ones = naming.leading_ones(path);
+    s.transposed = naming.is_transposed(path);
+    std::string layouts;
+    for (const auto& [asked, layout] : {std::pair{s.transposed, "transposed"}, std::pair{!parts.empty(), "concatenated"},
+                                        std::pair{ones > 0, "unsqueezed"}})
+        if (asked) layouts += (layouts.empty() ? "" : " and ") + std::string(layout);
+    if (layouts.find(" and ") != std::string::npos) {
+        s.problem = "cannot store " + detail::quoted(path) + " " + layouts + ": a parameter has at most one of these layouts";
+        return s;
+    }
+    if (s.transposed && spec.rank != 2) {
+        s.problem = "cannot transpose " + detail::quoted(path) + ": it has shape " + shape_string(shape) +
+                    ", only 2-D tensors can be transposed";
+        return s;
+    }
+    if (!parts.empty()) {
+        const std::size_t k = parts.size();
+        if (spec.rank == 0 || shape[0] % k != 0) {
+            s.problem = "cannot split " + detail::quoted(path) + " of shape " + shape_string(shape) + " into " + std::to_string(k) +
+                        " file tensors along dim 0";
+            return s;
+        }
+        std::vector<std::size_t> part_shape = shape;
+        part_shape[0] /= k;
+        for (const std::string& name : parts) {
+            if (name.empty()) {
+                s.problem = "cannot read " + detail::quoted(path) + " from an empty file tensor name (one of its " +
+                            std::to_string(k) + " concatenated parts)";
+                return s;
+            }
+            s.parts.push_back({name, part_shape});
+        }
+        return s;
+    }
+    std::string name = naming.file_name(path);
+    if (name.empty()) return s;
+    std::vector<std::size_t> file_shape(ones, 1);
+    file_shape.insert(file_shape.end(), shape.begin(), shape.end());
+    if (s.transposed) std::swap(file_shape[0], file_shape[1]);
+    s.parts.push_back({std::move(name), std::move(file_shape)});
+    return s;
+}
+
+// " (file name 'x')" when the file's name differs from the model path; " part i of k" for concatenations.
+inline std::string file_name_note(std::string_view path, const parameter_storage& s, std::size_t part,
+                                  std::string_view actual_name) {
+    std::string note;
+    if (s.parts.size() > 1) note += " part " + std::to_string(part + 1) + " of " + std::to_string(s.parts.size());
+    if (actual_name != path) note += " (file name " + detail::quoted(actual_name) + ")";
+    return note;
+}
+
+// "3 of 88 values differ, the first at element 5: 0.25 vs 0.5", or "" when a and b are equal (NaN equals NaN).
+template <class T>
+std::string first_difference(std::span<const T> a, std::span<const T> b) {
+    std::size_t count = 0, first = 0;
+    for (std::size_t i = a.size(); i-- > 0;)
+        if (!(a[i] == b[i]) && !(a[i] != a[i] && b[i] != b[i])) {
+            ++count;
+            first = i;
+        }
+    if (count == 0) return {};
+    char values[96];
+    std::snprintf(values, sizeof values, "%.9g vs %.9g", static_cast<double>(a[first]), static_cast<double>(b[first]));
+    return std::to_string(count) + " of " + std::to_string(a.size()) + " values differ, the first at element " +
+           std::to_string(first) + ": " + values;
 }
 
 }  // namespace detail
@@ -89,62 +210,135 @@ load_result load(Model<Net, T>& model, const safetensors_file& file, const load_
     };
     std::vector<step> steps;
     std::vector<std::string> problems;
-    std::vector<char> used(file.tensors().size(), 0);
-    load_result result;
     const auto& tensors = file.tensors();
-    std::unordered_map<std::string_view, std::size_t> index;  // file name -> position in tensors
-    for (std::size_t i = 0; i < tensors.size(); ++i) index.emplace(tensors[i].name, i);
+    std::vector<char> used(tensors.size(), 0);
+    load_result result;
+    // A file tensor's name without the prefix.
+    const auto key_of = [&](std::size_t i) {
+        std::string_view key = tensors[i].name;
+        if (!options.prefix.empty() && key.starts_with(options.prefix)) key.remove_prefix(options.prefix.size());
+        return key;
+    };
+    std::unordered_map<std::string_view, std::size_t> index;  // name without the prefix -> position in tensors
+    for (std::size_t i = 0; i < tensors.size(); ++i) {
+        const std::string_view key = key_of(i);
+        result.prefixed += key.size() != tensors[i].name.size();
+        const auto [at, inserted] = index.emplace(key, i);
+        if (inserted) continue;
+        problems.push_back("ambiguous " + detail::quoted(key) + ": the file has both " +
+                           detail::quoted(tensors[at->second].name) + " and " + detail::quoted(tensors[i].name) +
+                           " (load_options::prefix is " + detail::quoted(options.prefix) + ")");
+        used[i] = 1;
+    }
+    const std::string prefix_note =
+        options.prefix.empty() ? "" : ", with or without the prefix " + detail::quoted(options.prefix);
+    // Model path -> the one file tensor it was read from; -1: kept or read from several; -2: it has a problem.
+    std::unordered_map<std::string_view, std::ptrdiff_t> read_from;
 
     model.visit_parameters([&](parameter_ref<T> p) {
         const std::string path(p.path);
-        const std::string name = options.file_name(p.path);
-        const bool transposed = options.is_transposed(p.path);
-        const std::string called = name == path ? "" : " (file name " + detail::quoted(name) + ")";
-        if (transposed && p.spec.rank != 2) {
-            problems.push_back("cannot transpose " + detail::quoted(path) + called + ": it has shape " +
-                               detail::param_shape(p.spec, false) + ", only 2-D tensors can be transposed");
+        const detail::parameter_storage s = detail::storage_of(options, p.path, p.spec);
+        read_from[p.path] = -2;
+        if (!s.problem.empty()) {
+            problems.push_back(s.problem);
             return;
         }
-        if (name.empty()) {
+        if (s.parts.empty()) {
             result.kept.push_back(path);
+            read_from[p.path] = -1;
             return;
         }
-        const auto found = index.find(name);
-        if (found == index.end()) {
-            if (options.allow_missing) {
-                result.kept.push_back(path);
-                return;
+        std::vector<const tensor_info*> found(s.parts.size(), nullptr);
+        std::size_t present = 0;
+        for (std::size_t k = 0; k < s.parts.size(); ++k)
+            if (const auto it = index.find(s.parts[k].name); it != index.end()) {
+                found[k] = &tensors[it->second];
+                used[it->second] = 1;
+                ++present;
             }
-            std::string hint;
-            for (const auto& other : tensors)
-                if (other.name.size() > name.size() && other.name.ends_with("." + name)) {
-                    hint = "; the file has " + detail::quoted(other.name) + " (map names with load_options::rename)";
-                    break;
-                }
-            problems.push_back("missing " + detail::quoted(path) + called + ": expected shape " +
-                               detail::param_shape(p.spec, transposed) + hint);
+        if (present == 0 && options.allow_missing) {
+            result.kept.push_back(path);
+            read_from[p.path] = -1;
             return;
         }
-        const tensor_info* t = &tensors[found->second];
-        used[found->second] = 1;
-        std::vector<std::size_t> expected(p.spec.shape.begin(), p.spec.shape.begin() + static_cast<std::ptrdiff_t>(p.spec.rank));
-        if (transposed) std::swap(expected[0], expected[1]);
-        if (t->shape != expected) {
-            problems.push_back("shape mismatch " + detail::quoted(path) + called + (transposed ? ", transposed" : "") +
-                               ": expected " + shape_string(expected) + ", the file has " + shape_string(t->shape));
-            return;
+        bool ok = true;
+        for (std::size_t k = 0; k < s.parts.size(); ++k) {
+            const std::string& name = s.parts[k].name;
+            const tensor_info* t = found[k];
+            if (t == nullptr) {
+                std::string hint;
+                for (const auto& other : tensors)
+                    if (other.name.size() > name.size() && other.name.ends_with("." + name)) {
+                        hint = "; the file has " + detail::quoted(other.name) +
+                               " (map names with load_options::prefix or rename)";
+                        break;
+                    }
+                problems.push_back("missing " + detail::quoted(path) + detail::file_name_note(path, s, k, name) +
+                                   prefix_note + ": expected shape " + shape_string(s.parts[k].shape) + hint);
+                ok = false;
+                continue;
+            }
+            const std::string called = detail::file_name_note(path, s, k, t->name);
+            if (t->shape != s.parts[k].shape) {
+                problems.push_back("shape mismatch " + detail::quoted(path) + called + (s.transposed ? ", transposed" : "") +
+                                   ": expected " + shape_string(s.parts[k].shape) + ", the file has " +
+                                   shape_string(t->shape));
+                ok = false;
+            } else if (!is_readable_float(t->type)) {
+                problems.push_back("unreadable dtype " + detail::quoted(path) + called + ": the file has " +
+                                   t->describe() + "; lnfold reads F32, F64, F16 and BF16");
+                ok = false;
+            }
         }
-        if (!is_readable_float(t->type)) {
-            problems.push_back("unreadable dtype " + detail::quoted(path) + called + ": the file has " + t->describe() +
-                               "; lnfold reads F32, F64, F16 and BF16");
-            return;
-        }
-        steps.push_back({p.values, t, transposed ? p.spec.shape[0] : 0, transposed ? p.spec.shape[1] : 0, transposed});
+        if (!ok) return;
+        const std::size_t part_size = p.values.size() / s.parts.size();
+        for (std::size_t k = 0; k < s.parts.size(); ++k)
+            steps.push_back({p.values.subspan(k * part_size, part_size), found[k], s.transposed ? p.spec.shape[0] : 0,
+                             s.transposed ? p.spec.shape[1] : 0, s.transposed});
+        read_from[p.path] = s.parts.size() == 1 ? found[0] - tensors.data() : -1;
         result.loaded.push_back(path);
     });
     for (std::size_t i = 0; i < tensors.size(); ++i) {
         if (used[i]) continue;
-        if (options.strict)
+        const auto copy = options.copies.find(key_of(i));
+        if (copy == options.copies.end()) continue;
+        used[i] = 1;
+        const auto source = read_from.find(copy->second);
+        const std::string what = "copy " + detail::quoted(tensors[i].name) + " of " + detail::quoted(copy->second);
+        if (source == read_from.end()) {
+            problems.push_back(what + ": the model has no parameter " + detail::quoted(copy->second));
+            continue;
+        }
+        if (source->second == -2) continue;  // that parameter's own problem is reported
+        if (source->second == -1) {
+            problems.push_back(what + ": cannot check it, " + detail::quoted(copy->second) +
+                               " is not read from one file tensor");
+            continue;
+        }
+        const tensor_info& original = tensors[static_cast<std::size_t>(source->second)];
+        if (tensors[i].shape != original.shape) {
+            problems.push_back(what + ": expected the shape of " + detail::quoted(original.name) + " " +
+                               shape_string(original.shape) + ", the file has " + shape_string(tensors[i].shape));
+            continue;
+        }
+        if (!is_readable_float(tensors[i].type)) {
+            problems.push_back(what + ": unreadable dtype, the file has " + tensors[i].describe());
+            continue;
+        }
+        std::vector<T> a(original.numel()), b(original.numel());
+        file.read_into<T>(original, std::span<T>(a));
+        file.read_into<T>(tensors[i], std::span<T>(b));
+        if (const std::string diff = detail::first_difference<T>(b, a); !diff.empty())
+            problems.push_back(what + " differs from " + detail::quoted(original.name) + ": " + diff +
+                               " (a tied copy must hold the same values)");
+        else
+            result.copies.push_back(tensors[i].name);
+    }
+    for (std::size_t i = 0; i < tensors.size(); ++i) {
+        if (used[i]) continue;
+        if (options.ignore && options.ignore(key_of(i)))
+            result.ignored.push_back(tensors[i].name);
+        else if (options.strict)
             problems.push_back("unexpected " + detail::quoted(tensors[i].name) + ": " + tensors[i].describe() +
                                " is in the file but no parameter reads it (load_options::strict = false ignores it)");
         else
@@ -178,7 +372,7 @@ load_result load(Model<Net, T>& model, const std::string& path, const load_optio
     return load(model, safetensors_file::open(path), options);
 }
 
-// The model's parameters as a writer (F32 for float models, F64 for double), named and transposed per options.
+// The model's parameters as a writer (F32 for float models, F64 for double), named and laid out per options.
 template <class Net, class T>
 safetensors_writer to_safetensors(const Model<Net, T>& model, const save_options& options = {}) {
     safetensors_writer writer;
@@ -190,21 +384,23 @@ safetensors_writer to_safetensors(const Model<Net, T>& model, const save_options
     if (options.format_pt && !has_format) writer.add_metadata("format", "pt");
     std::vector<T> scratch;
     model.visit_parameters([&](parameter_ref<const T> p) {
-        const std::string name = options.file_name(p.path);
-        if (name.empty()) return;
-        std::vector<std::size_t> shape(p.spec.shape.begin(), p.spec.shape.begin() + static_cast<std::ptrdiff_t>(p.spec.rank));
-        if (!options.is_transposed(p.path)) {
-            writer.add(name, p.values, shape);
+        if (options.is_transposed(p.path) && p.spec.rank != 2)
+            throw io_error("lnfold: cannot save " + detail::quoted(p.path) + " transposed: it has shape " +
+                           shape_string(detail::shape_of(p.spec)) + ", only 2-D tensors can be transposed");
+        const detail::parameter_storage s = detail::storage_of(options, p.path, p.spec);
+        if (!s.problem.empty()) throw io_error("lnfold: " + s.problem);
+        if (s.parts.empty()) return;
+        if (!s.transposed) {
+            const std::size_t part_size = p.values.size() / s.parts.size();
+            for (std::size_t k = 0; k < s.parts.size(); ++k)
+                writer.add(s.parts[k].name, p.values.subspan(k * part_size, part_size), s.parts[k].shape);
             return;
         }
-        if (p.spec.rank != 2)
-            throw io_error("lnfold: cannot save " + detail::quoted(p.path) + " transposed: it has shape " +
-                           shape_string(shape) + ", only 2-D tensors can be transposed");
-        const std::size_t rows = shape[0], cols = shape[1];
+        const std::size_t rows = p.spec.shape[0], cols = p.spec.shape[1];
         scratch.resize(p.values.size());
         for (std::size_t r = 0; r < rows; ++r)
             for (std::size_t c = 0; c < cols; ++c) scratch[c * rows + r] = p.values[r * cols + c];
-        writer.add(name, std::span<const T>(scratch), {cols, rows});
+        writer.add(s.parts[0].name, std::span<const T>(scratch), s.parts[0].shape);
     });
     return writer;
 }
