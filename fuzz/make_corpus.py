@@ -44,6 +44,13 @@ def main():
         "model": valid([("0.weight", "F32", [3, 2]), ("0.bias", "F16", [2]), ("1.weight", "BF16", [2]),
                         ("1.bias", "F64", [2]), ("extra", "U8", [3])]),
         "model_wrong_shape": valid([("0.weight", "F32", [2, 3]), ("1.bias", "F32", [3])]),
+        # The fuzzer's second model, stored with every layout load_options knows (prefix "m.", q / k / v parts,
+        # a (1, 2, 4) position table, a transposed weight, an ignored buffer, a tied copy that differs).
+        "model_layouts": valid([("m.pos.weight", "F32", [1, 2, 4]), ("m.attn.q.weight", "F32", [4, 4]),
+                                ("m.attn.k.weight", "F16", [4, 4]), ("m.attn.v.weight", "BF16", [4, 4]),
+                                ("m.attn.q.bias", "F32", [4]), ("attn.k.bias", "F64", [4]), ("m.attn.v.bias", "F32", [4]),
+                                ("m.attn.proj.weight", "F32", [4, 4]), ("m.attn.proj.bias", "F32", [4]),
+                                ("m.mask", "U8", [2, 2]), ("copy", "F32", [1, 2, 4])]),
         "escapes": valid([("n\\u00e9\"\\\\x\\ud83d\\ude00", "F32", [1])]),
         "bad_trailing": valid([("w", "F32", [1])]) + b"\0",
         "bad_gap": pack({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},

@@ -12,9 +12,12 @@
 #include "lnfold/io/json.hpp"
 #include "lnfold/io/safetensors.hpp"
 #include "lnfold/io/weights.hpp"
+#include "lnfold/graph/named.hpp"
 #include "lnfold/graph/seq.hpp"
 #include "lnfold/layers/layer_norm.hpp"
 #include "lnfold/layers/linear.hpp"
+#include "lnfold/layers/position_embedding.hpp"
+#include "lnfold/layers/self_attention.hpp"
 
 namespace {
 
@@ -58,6 +61,24 @@ void check_file(std::span<const std::uint8_t> bytes) {
     options.transposed = {"0.weight"};
     try {
         lnfold::io::load(model, file, options);
+    } catch (const lnfold::io_error&) {
+    }
+
+    // Load strictly with every storage layout (seed model_layouts): a base-model prefix, a parameter concatenated
+    // from three tensors, leading size-1 dimensions, a transpose, an ignored buffer and a tied copy.
+    using Layouts = lnfold::Seq<lnfold::Named<"pos", lnfold::PositionEmbedding<2, 4>>,
+                                lnfold::Named<"attn", lnfold::SelfAttention<4, 2>>>;
+    lnfold::Model<Layouts> layouts(0);
+    lnfold::io::load_options all;
+    all.prefix = "m.";
+    all.concatenated["attn.qkv.weight"] = {"attn.q.weight", "attn.k.weight", "attn.v.weight"};
+    all.concatenated["attn.qkv.bias"] = {"attn.q.bias", "attn.k.bias", "attn.v.bias"};
+    all.unsqueezed["pos.weight"] = 1;
+    all.transposed = {"attn.proj.weight"};
+    all.ignore = [](std::string_view name) { return name == "mask"; };
+    all.copies["copy"] = "pos.weight";
+    try {
+        lnfold::io::load(layouts, file, all);
     } catch (const lnfold::io_error&) {
     }
 }
