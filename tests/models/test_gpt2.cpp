@@ -18,17 +18,10 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-template <class T>
-constexpr double tolerance = sizeof(T) == 4 ? 1e-4 : 1e-12;
-
+// The io_error message of a strict load of file into the fixture's spec.
 std::string load_error(const io::safetensors_file& file) {
     Model<Gpt2Fixture<>> model;
-    try {
-        models::load_gpt2(model, file);
-    } catch (const io_error& e) {
-        return e.what();
-    }
-    return "no io_error";
+    return io_error_message([&] { models::load_gpt2(model, file); });
 }
 
 }  // namespace
@@ -47,16 +40,16 @@ TEMPLATE_TEST_CASE("GPT-2 parity: the hub's file layout loads strictly and match
     const std::vector<double> logits = run(model, torch_out);
     const double before = relative_error(logits, torch_out.logits);
     INFO("relative error of the logits: " << before);
-    CHECK(before <= tolerance<TestType>);
-    CHECK(relative_error(node_output(model, "ln_f"), torch_out.hidden) <= tolerance<TestType>);
+    CHECK(before <= parity_tolerance<TestType>);
+    CHECK(relative_error(node_output(model, "ln_f"), torch_out.hidden) <= parity_tolerance<TestType>);
     CHECK(norm_input_mean(model) > 0.05);  // the LayerNorms read rows far from zero-mean: folding is not trivial
 
     STATIC_REQUIRE(foldable_count_v<Gpt2Fixture<>> == 5);
     Model<folded_t<Gpt2Fixture<>>, TestType> folded = fold(model);
     const double after = relative_error(run(folded, torch_out), torch_out.logits);
     INFO("relative error of the folded logits: " << after);
-    CHECK(after <= tolerance<TestType>);
-    CHECK(relative_error(node_output(folded, "ln_f"), torch_out.hidden) <= tolerance<TestType>);
+    CHECK(after <= parity_tolerance<TestType>);
+    CHECK(relative_error(node_output(folded, "ln_f"), torch_out.hidden) <= parity_tolerance<TestType>);
     CHECK(norm_input_mean(folded) < (sizeof(TestType) == 4 ? 1e-6 : 1e-14));  // the RMSNorms read zero-mean rows
 }
 
@@ -69,7 +62,7 @@ TEMPLATE_TEST_CASE("GPT-2 parity: the tied head folded with the rank-1 correctio
     auto copy = folded;
     const double error = relative_error(run(copy, torch_out), torch_out.logits);
     INFO("relative error of the folded logits: " << error);
-    CHECK(error <= tolerance<TestType>);
+    CHECK(error <= parity_tolerance<TestType>);
 }
 
 TEST_CASE("GPT-2: GPT2LMHeadModel's layout (transformer. prefix, BOOL masks, lm_head.weight) gives the same model") {

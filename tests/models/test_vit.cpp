@@ -18,17 +18,10 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-template <class T>
-constexpr double tolerance = sizeof(T) == 4 ? 1e-4 : 1e-12;
-
+// The io_error message of a strict load of file into the fixture's spec.
 std::string load_error(const io::safetensors_file& file) {
     Model<VitFixture> model;
-    try {
-        models::load_vit(model, file);
-    } catch (const io_error& e) {
-        return e.what();
-    }
-    return "no io_error";
+    return io_error_message([&] { models::load_vit(model, file); });
 }
 
 }  // namespace
@@ -45,8 +38,8 @@ TEMPLATE_TEST_CASE("ViT parity: ViTForImageClassification's file loads strictly 
 
     const double before = relative_error(run(model, torch_out), torch_out.logits);
     INFO("relative error of the logits: " << before);
-    CHECK(before <= tolerance<TestType>);
-    CHECK(relative_error(node_output(model, "layernorm"), torch_out.hidden) <= tolerance<TestType>);  // all 17 tokens
+    CHECK(before <= parity_tolerance<TestType>);
+    CHECK(relative_error(node_output(model, "layernorm"), torch_out.hidden) <= parity_tolerance<TestType>);  // all 17 tokens
     CHECK(norm_input_mean(model) > 0.05);
 
     STATIC_REQUIRE(foldable_count_v<VitFixture> == 5);
@@ -54,8 +47,8 @@ TEMPLATE_TEST_CASE("ViT parity: ViTForImageClassification's file loads strictly 
     CHECK(folded.eps("layernorm") == 1e-12);
     const double after = relative_error(run(folded, torch_out), torch_out.logits);
     INFO("relative error of the folded logits: " << after);
-    CHECK(after <= tolerance<TestType>);
-    CHECK(relative_error(node_output(folded, "layernorm"), torch_out.hidden) <= tolerance<TestType>);
+    CHECK(after <= parity_tolerance<TestType>);
+    CHECK(relative_error(node_output(folded, "layernorm"), torch_out.hidden) <= parity_tolerance<TestType>);
     CHECK(norm_input_mean(folded) < (sizeof(TestType) == 4 ? 1e-6 : 1e-14));
 }
 
