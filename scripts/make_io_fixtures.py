@@ -13,40 +13,12 @@ checked against an independent writer and against torch's own float conversions:
 
 Usage: /usr/bin/python3 scripts/make_io_fixtures.py [output_dir]   (default: tests/io/fixtures)
 """
-import json
 import os
-import struct
 import sys
 
 import torch
 
-DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16"}
-
-
-def tensor_bytes(t):
-    t = t.contiguous()
-    if t.dtype == torch.bfloat16:  # numpy has no bfloat16: reinterpret the bits
-        t = t.view(torch.int16)
-    return t.numpy().tobytes()  # little-endian on every machine torch runs on here
-
-
-def write_safetensors(path, tensors, metadata):
-    header, blobs, offset = {}, [], 0
-    if metadata:
-        header["__metadata__"] = metadata
-    for name, t in tensors:
-        data = tensor_bytes(t)
-        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-
+from safetensors_writer import write_safetensors
 
 def dtype_fixture(path):
     g = torch.Generator().manual_seed(6)

@@ -30,34 +30,15 @@ Usage: /usr/bin/python3 scripts/make_parity_fixtures.py [output_dir]   (default:
 import json
 import math
 import os
-import struct
 import sys
 
 import torch
 
+from safetensors_writer import write_safetensors
+
 # Sizes: small, odd where possible, heads of width 6. lnfold-fold's configuration table has these two.
 GPT2 = dict(layers=2, dim=24, heads=4, vocab=61, context=16)
 VIT = dict(layers=2, dim=24, heads=4, mlp=40, image=16, patch=4, channels=3, classes=10)
-
-DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.bool: "BOOL", torch.int64: "I64"}
-
-
-def write_safetensors(path, tensors, metadata):
-    """8-byte little-endian header length, JSON header (padded with spaces to 8 bytes), raw little-endian data."""
-    header, blobs, offset = {"__metadata__": metadata}, [], 0
-    for name, t in tensors:
-        data = t.contiguous().numpy().tobytes()
-        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-
 
 class Conv1D(torch.nn.Module):
     """transformers.pytorch_utils.Conv1D: weight (nx, nf) = (in, out); y = x W + b."""
