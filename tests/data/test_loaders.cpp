@@ -6,11 +6,13 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "io_error_message.hpp"
 
 #include <lnfold/data/fashion_mnist.hpp>
 #include <lnfold/data/text_corpus.hpp>
 
 using namespace lnfold;
+using lnfold_test::io_error_message;
 using namespace lnfold::data;
 
 namespace {
@@ -21,16 +23,6 @@ std::string temp_path(const std::string& name) {
 
 void write_bytes(const std::string& path, const std::vector<std::uint8_t>& bytes) {
     std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-}
-
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const io_error& e) {
-        return e.what();
-    }
-    return "no io_error";
 }
 
 const std::string dir = fashion_mnist_default_dir;
@@ -57,21 +49,21 @@ TEST_CASE("Fashion-MNIST: both splits, shapes, labels and pixel range") {
 }
 
 TEST_CASE("loader errors: missing files name the package, truncated files, wrong magic numbers") {
-    CHECK(error_of([] { load_fashion_mnist("train", 0, "/nonexistent"); }).find("dataset-fashion-mnist") != std::string::npos);
+    CHECK(io_error_message([] { load_fashion_mnist("train", 0, "/nonexistent"); }).find("dataset-fashion-mnist") != std::string::npos);
     CHECK_THROWS_AS(load_fashion_mnist("validation"), config_error);
 
     // A gzip stream cut in half.
     const auto gz = read_file_bytes(dir + "/t10k-labels-idx1-ubyte.gz");
     const std::string cut = temp_path("cut-labels.gz");
     write_bytes(cut, std::vector<std::uint8_t>(gz.begin(), gz.begin() + static_cast<std::ptrdiff_t>(gz.size() / 2)));
-    CHECK(error_of([&] { load_idx_images(dir + "/t10k-images-idx3-ubyte.gz", cut); }).find("truncated") != std::string::npos);
+    CHECK(io_error_message([&] { load_idx_images(dir + "/t10k-images-idx3-ubyte.gz", cut); }).find("truncated") != std::string::npos);
 
     // Uncompressed IDX files: one with a missing byte, one with the wrong magic number.
     const auto labels = read_file_bytes(dir + "/t10k-labels-idx1-ubyte.gz");
     const std::string plain = temp_path("labels-idx1");
     write_bytes(plain, std::vector<std::uint8_t>(labels.begin(), labels.end() - 1));
-    CHECK(error_of([&] { load_idx_images(dir + "/t10k-images-idx3-ubyte.gz", plain); }).find("expected 10008 bytes, got 10007") != std::string::npos);
-    const std::string swapped = error_of([&] { load_idx_images(dir + "/t10k-labels-idx1-ubyte.gz", dir + "/t10k-labels-idx1-ubyte.gz"); });
+    CHECK(io_error_message([&] { load_idx_images(dir + "/t10k-images-idx3-ubyte.gz", plain); }).find("expected 10008 bytes, got 10007") != std::string::npos);
+    const std::string swapped = io_error_message([&] { load_idx_images(dir + "/t10k-labels-idx1-ubyte.gz", dir + "/t10k-labels-idx1-ubyte.gz"); });
     CHECK(swapped.find("magic number 2049, expected 2051") != std::string::npos);
     std::remove(cut.c_str());
     std::remove(plain.c_str());
@@ -86,5 +78,5 @@ TEST_CASE("the fortunes corpus: real English text, separators removed, lossless 
     const std::string sample = corpus.text.substr(1000, 200);
     const auto ids = corpus.encode(sample);
     CHECK(corpus.decode(ids) == sample);
-    CHECK(error_of([] { load_fortunes("/nonexistent"); }).find("fortunes") != std::string::npos);
+    CHECK(io_error_message([] { load_fortunes("/nonexistent"); }).find("fortunes") != std::string::npos);
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "io_error_message.hpp"
 
 using namespace lnfold;
 using namespace lnfold::io;
@@ -35,14 +36,7 @@ std::vector<std::uint8_t> with_length(std::uint64_t n, std::size_t total) {
 
 // The io_error message parsing these bytes throws, or "no io_error".
 std::string error_of(const std::vector<std::uint8_t>& bytes, const std::string& source = "bad.safetensors") {
-    try {
-        parse_safetensors_header(bytes, source);
-    } catch (const io_error& e) {
-        return e.what();
-    } catch (...) {
-        return "another exception";
-    }
-    return "no io_error";
+    return lnfold_test::io_error_message([&] { parse_safetensors_header(bytes, source); });
 }
 
 std::string entry(const std::string& name, const std::string& dtype, const std::string& shape, std::size_t b, std::size_t e) {

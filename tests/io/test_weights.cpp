@@ -12,8 +12,10 @@
 #include <lnfold/lnfold.hpp>
 
 #include "catch.hpp"
+#include "io_error_message.hpp"
 
 using namespace lnfold;
+using lnfold_test::io_error_message;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
@@ -36,18 +38,6 @@ std::vector<std::string> paths_of(M& model) {
 template <class T>
 bool same_bits(std::span<const T> a, std::span<const T> b) {
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
-}
-
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const io_error& e) {
-        return e.what();
-    } catch (...) {
-        return "another exception";
-    }
-    return "no io_error";
 }
 
 std::string temp_path(const std::string& name) {
@@ -135,7 +125,7 @@ TEST_CASE("weights: strict load lists every missing, unexpected and mis-shaped t
         else bad.add(t.name, std::span<const float>(v), t.shape);
     }
     const std::vector<float> before(b.parameters().begin(), b.parameters().end());
-    const std::string message = error_of([&] { io::load(b, io::safetensors_file(bad.bytes(), "gpt.safetensors")); });
+    const std::string message = io_error_message([&] { io::load(b, io::safetensors_file(bad.bytes(), "gpt.safetensors")); });
     INFO(message);
     CHECK_THAT(message, StartsWith("lnfold: cannot load safetensors file 'gpt.safetensors' into a model with"));
     CHECK_THAT(message, Contains("4 problems"));
@@ -153,10 +143,10 @@ TEST_CASE("weights: non-strict ignores unexpected tensors; allow_missing keeps p
     w.add("attn.bias", std::span<const float>(extra), {1});
     const io::safetensors_file file(w.bytes(), "partial.safetensors");
 
-    CHECK_THAT(error_of([&] { io::load(b, file); }), Contains("2 problems"));
+    CHECK_THAT(io_error_message([&] { io::load(b, file); }), Contains("2 problems"));
     io::load_options o;
     o.strict = false;
-    CHECK_THAT(error_of([&] { io::load(b, file, o); }), Contains("1 problem") && Contains("missing 'ln_f.bias'"));
+    CHECK_THAT(io_error_message([&] { io::load(b, file, o); }), Contains("1 problem") && Contains("missing 'ln_f.bias'"));
     o.allow_missing = true;
     const std::vector<float> kept(b.parameter("ln_f.bias").begin(), b.parameter("ln_f.bias").end());
     const io::load_result r = io::load(b, file, o);
@@ -186,7 +176,7 @@ TEST_CASE("weights: name mapping and Conv1D-style transposes, on save and on loa
         for (std::size_t c = 0; c < D; ++c) REQUIRE(stored[c * 2 * D + r] == w[r * D + c]);
 
     // Loading without the mapping names the tensors and hints at the prefix.
-    const std::string message = error_of([&] { io::load(b, file); });
+    const std::string message = io_error_message([&] { io::load(b, file); });
     CHECK_THAT(message, Contains("missing 'wte.weight': expected shape (11, 8); the file has 'transformer.wte.weight'"));
     CHECK_THAT(message, Contains("unexpected 'transformer.wte.weight'"));
 
@@ -195,7 +185,7 @@ TEST_CASE("weights: name mapping and Conv1D-style transposes, on save and on loa
     o.rename = so.rename;
     o.names = so.names;
     o.transposed = so.transposed;
-    CHECK_THAT(error_of([&] { io::load(b, file, o); }),
+    CHECK_THAT(io_error_message([&] { io::load(b, file, o); }),
                Contains("shape mismatch 'h.0.c_fc.weight' (file name 'transformer.h.0.c_fc.weight'): expected (16, 8), the file has (8, 16)"));
     o.transpose = so.transpose;
     io::load(b, file, o);
@@ -207,11 +197,11 @@ TEST_CASE("weights: a transpose of a non-2-D tensor, an empty mapped name, and t
     const io::safetensors_file file(io::save_bytes(a));
     io::load_options o;
     o.transposed = {"ln_f.weight"};
-    CHECK_THAT(error_of([&] { io::load(b, file, o); }),
+    CHECK_THAT(io_error_message([&] { io::load(b, file, o); }),
                Contains("cannot transpose 'ln_f.weight': it has shape (8), only 2-D tensors can be transposed"));
     io::save_options so;
     so.transposed = {"ln_f.bias"};
-    CHECK_THAT(error_of([&] { io::save_bytes(a, so); }), Contains("cannot save 'ln_f.bias' transposed"));
+    CHECK_THAT(io_error_message([&] { io::save_bytes(a, so); }), Contains("cannot save 'ln_f.bias' transposed"));
 
     // Tied head: lm_head.weight read from wte.weight; an empty name keeps the value.
     io::save_options skip;
@@ -248,7 +238,7 @@ TEST_CASE("weights: F16 / BF16 files load (converted), other dtypes are refused 
     const std::uint8_t raw[8] = {};
     ints.add_raw("0.weight", io::dtype::I8, {2, 3}, std::span<const std::uint8_t>(raw).first(6));
     ints.add_raw("0.bias", io::dtype::U16, {2}, std::span<const std::uint8_t>(raw).first(4));
-    const std::string message = error_of([&] { io::load(m, io::safetensors_file(ints.bytes(), "int.safetensors")); });
+    const std::string message = io_error_message([&] { io::load(m, io::safetensors_file(ints.bytes(), "int.safetensors")); });
     CHECK_THAT(message, Contains("2 problems"));
     CHECK_THAT(message, Contains("unreadable dtype '0.weight': the file has I8 (2, 3)"));
     CHECK_THAT(message, Contains("unreadable dtype '0.bias': the file has U16 (2)"));
@@ -256,7 +246,7 @@ TEST_CASE("weights: F16 / BF16 files load (converted), other dtypes are refused 
 
 TEST_CASE("weights: loading a missing or corrupt file throws io_error naming it") {
     Model<Gpt> m(1);
-    CHECK_THAT(error_of([&] { io::load(m, "/nonexistent/model.safetensors"); }), Contains("'/nonexistent/model.safetensors'"));
+    CHECK_THAT(io_error_message([&] { io::load(m, "/nonexistent/model.safetensors"); }), Contains("'/nonexistent/model.safetensors'"));
     const auto path = temp_path("truncated.safetensors");
     auto bytes = io::save_bytes(m);
     bytes.pop_back();
@@ -266,7 +256,7 @@ TEST_CASE("weights: loading a missing or corrupt file throws io_error naming it"
         std::fwrite(bytes.data(), 1, bytes.size(), f);
         std::fclose(f);
     }
-    const std::string message = error_of([&] { io::load(m, path); });
+    const std::string message = io_error_message([&] { io::load(m, path); });
     std::remove(path.c_str());
     CHECK_THAT(message, StartsWith("lnfold: safetensors file '" + path + "'") && Contains("but it holds"));
 }
@@ -311,11 +301,11 @@ TEST_CASE("weights: a parameter concatenated from several file tensors along dim
 
     // Without the unsqueeze the table's shape is wrong; without the concatenation the parts are unexpected.
     o.unsqueeze = nullptr;
-    CHECK_THAT(error_of([&] { io::load(b, file, o); }),
+    CHECK_THAT(io_error_message([&] { io::load(b, file, o); }),
                Contains("shape mismatch 'pos.weight': expected (3, 4), the file has (1, 3, 4)"));
     io::load_options plain;
     plain.unsqueezed["pos.weight"] = 1;
-    const std::string message = error_of([&] { io::load(b, file, plain); });
+    const std::string message = io_error_message([&] { io::load(b, file, plain); });
     CHECK_THAT(message, Contains("missing 'attn.qkv.weight': expected shape (12, 4)"));
     CHECK_THAT(message, Contains("unexpected 'attn.q.weight': F32 (4, 4)"));
 }
@@ -330,7 +320,7 @@ TEST_CASE("weights: concatenations and layouts that cannot be are errors; a part
     o.transposed.insert("attn.proj.weight");              // two layouts at once
     o.unsqueezed["ln.bias"] = 1;
     o.transposed.insert("ln.bias");
-    const std::string message = error_of([&] { io::load(b, io::safetensors_file(io::save_bytes(a)), o); });
+    const std::string message = io_error_message([&] { io::load(b, io::safetensors_file(io::save_bytes(a)), o); });
     INFO(message);
     CHECK_THAT(message, Contains("cannot split 'ln.weight' of shape (4) into 3 file tensors along dim 0"));
     CHECK_THAT(message, Contains("cannot read 'attn.proj.bias' from an empty file tensor name"));
@@ -339,7 +329,7 @@ TEST_CASE("weights: concatenations and layouts that cannot be are errors; a part
     CHECK(std::equal(before.begin(), before.end(), b.parameters().begin()));
     io::save_options so;
     so.concatenated["ln.weight"] = {"x", "y", "z"};
-    CHECK_THAT(error_of([&] { io::save_bytes(a, so); }), Contains("lnfold: cannot split 'ln.weight'"));
+    CHECK_THAT(io_error_message([&] { io::save_bytes(a, so); }), Contains("lnfold: cannot split 'ln.weight'"));
 
     // One part of three absent: named, even with allow_missing (only a wholly absent parameter is kept).
     io::save_options split;
@@ -352,7 +342,7 @@ TEST_CASE("weights: concatenations and layouts that cannot be are errors; a part
     io::load_options lo;
     static_cast<io::tensor_naming&>(lo) = split_naming();
     lo.allow_missing = true;
-    const std::string partial = error_of([&] { io::load(b, io::safetensors_file(w.bytes()), lo); });
+    const std::string partial = io_error_message([&] { io::load(b, io::safetensors_file(w.bytes()), lo); });
     CHECK_THAT(partial, Contains("1 problem"));
     CHECK_THAT(partial, Contains("missing 'attn.qkv.weight' part 1 of 3 (file name 'attn.q.weight'): expected shape (4, 4)"));
 }
@@ -389,7 +379,7 @@ TEST_CASE("weights: a base-model prefix, ignored buffers and tied copies") {
     // Without ignore the buffer is unexpected; a copy that differs, has another shape, or names no parameter is refused.
     io::load_options no_ignore = o;
     no_ignore.ignore = nullptr;
-    CHECK_THAT(error_of([&] { io::load(b, file, no_ignore); }), Contains("unexpected 'model.attn.mask'"));
+    CHECK_THAT(io_error_message([&] { io::load(b, file, no_ignore); }), Contains("unexpected 'model.attn.mask'"));
     io::safetensors_writer bad = io::to_safetensors(a, so);
     std::vector<float> changed(table.begin(), table.end());
     changed[7] = -changed[7] + 1;
@@ -402,7 +392,7 @@ TEST_CASE("weights: a base-model prefix, ignored buffers and tied copies") {
     o.copies["proj_copy"] = "attn.proj.weight";
     o.names["attn.proj.weight"] = "";  // kept: not read from the file, so its copy cannot be checked
     o.ignore = [](std::string_view name) { return name == "attn.mask" || name == "attn.proj.weight"; };
-    const std::string message = error_of([&] { io::load(b, io::safetensors_file(bad.bytes(), "bad.safetensors"), o); });
+    const std::string message = io_error_message([&] { io::load(b, io::safetensors_file(bad.bytes(), "bad.safetensors"), o); });
     INFO(message);
     CHECK_THAT(message, Contains("4 problems"));
     CHECK_THAT(message, Contains("copy 'head.weight' of 'pos.weight' differs from 'model.pos.weight': 1 of 12 values "
@@ -418,6 +408,6 @@ TEST_CASE("weights: a base-model prefix, ignored buffers and tied copies") {
     twice.add("ln.bias", a.parameter("ln.bias"), {4});
     o.copies.clear();
     o.names.clear();
-    CHECK_THAT(error_of([&] { io::load(b, io::safetensors_file(twice.bytes()), o); }),
+    CHECK_THAT(io_error_message([&] { io::load(b, io::safetensors_file(twice.bytes()), o); }),
                Contains("ambiguous 'ln.bias': the file has both 'model.ln.bias' and 'ln.bias' (load_options::prefix is 'model.')"));
 }

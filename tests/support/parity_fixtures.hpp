@@ -14,6 +14,8 @@
 #include <lnfold/models/gpt2.hpp>
 #include <lnfold/models/vit.hpp>
 
+#include "io_error_message.hpp"
+
 namespace lnfold_test {
 
 using namespace lnfold;
@@ -138,16 +140,5 @@ io::safetensors_writer edited(const io::safetensors_file& file, Edit edit) {
 // The parity bound: max |lnfold - torch| / max |torch|.
 template <class T>
 constexpr double parity_tolerance = sizeof(T) == 4 ? 1e-4 : 1e-12;
-
-// The message of the io_error that load() throws, or "no io_error" (strict-load error tests).
-template <class Load>
-std::string io_error_message(Load&& load) {
-    try {
-        load();
-    } catch (const io_error& e) {
-        return e.what();
-    }
-    return "no io_error";
-}
 
 }  // namespace lnfold_test
