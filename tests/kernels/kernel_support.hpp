@@ -53,6 +53,16 @@ struct offset_buffer {
     const T& operator[](std::size_t i) const { return data()[i]; }
 };
 
+// A zeroed buffer whose data() is `extra` elements past a 64-byte boundary (extra = 0: aligned for every vector
+// width; the streaming stores of the kernels need aligned rows).
+template <class T>
+offset_buffer<T> buffer_at_alignment(std::size_t n, std::size_t extra) {
+    offset_buffer<T> b(n + 64 / sizeof(T), 0);
+    const auto address = reinterpret_cast<std::uintptr_t>(b.storage.data());
+    b.offset = (64 - address % 64) % 64 / sizeof(T) + extra;
+    return b;
+}
+
 template <class T>
 offset_buffer<T> random_buffer(std::size_t n, std::uint64_t seed, double mean = 0, double stddev = 1,
                                std::size_t off = 1) {

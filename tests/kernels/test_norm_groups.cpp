@@ -1,9 +1,10 @@
-// The forward kernels handle rows in groups (interleaved loops; narrow widths reduced batched, one row per
-// vector lane). A row's result must not depend on that: the same row alone, in a group, or in another lane
-// (a call starting one row later) gives bit-identical outputs and statistics, for every width, including the
-// fixed narrow widths (four and eight vectors), over enough rows to fill several groups. The fused add + norm
-// kernels must equal the unfused kernels on the stored sum exactly. All of it also against the long-double
-// reference.
+// The forward kernels handle rows in groups (interleaved loops), rows of four or eight vectors in registers
+// (narrow_rows.hpp), and outputs larger than the cache with streaming stores. A row's result must not depend on
+// any of that: the same row alone, in a group, or in a call starting one row later gives bit-identical outputs
+// and statistics, for every width, including the narrow ones, over enough rows to fill several groups; streaming
+// stores (forced with set_streaming_min_bytes, on outputs that start unaligned) write exactly what normal stores
+// write. The fused add + norm kernels must equal the unfused kernels on the stored sum exactly. All of it also
+// against the long-double reference.
 #include "kernel_support.hpp"
 
 using namespace lnfold_test::kernels;
@@ -15,30 +16,30 @@ namespace {
 std::vector<std::size_t> group_dims() {
     std::vector<std::size_t> d = dims;
     for (std::size_t extra : {std::size_t{32}, std::size_t{128}, std::size_t{256}, std::size_t{2048}}) d.push_back(extra);
-    return d;
-}
+        return d;
+    }
 
-constexpr std::size_t rows = 37;  // two groups of 16 narrow rows and a remainder; nine groups of four and one
+    constexpr std::size_t rows = 37;  // nine groups of four and one
 
-template <class Arch, class T>
-void check_layer_norm(std::size_t d, error_report& report) {
-    auto x = random_buffer<T>(rows * d, 500 + d, 0.5, 2.0);
-    auto g = random_buffer<T>(d, 501 + d, 1.0, 0.5);
-    auto bt = random_buffer<T>(d, 502 + d);
-    offset_buffer<T> y(rows * d), mean(rows), rstd(rows), shifted(rows * d), shifted_mean(rows), one(d);
-    k::layer_norm_rows<Arch>(x.data(), rows, d, g.data(), bt.data(), T(1e-5), y.data(), mean.data(), rstd.data());
-    k::layer_norm_rows<Arch>(x.data() + d, rows - 1, d, g.data(), bt.data(), T(1e-5), shifted.data(),
-                             shifted_mean.data());
-    INFO("layer_norm " << type_name<T>() << " " << (k::arch_for_t<T, Arch>::name()) << " d=" << d);
-    CHECK(bit_equal(shifted.data(), y.data() + d, (rows - 1) * d));
-    CHECK(bit_equal(shifted_mean.data(), mean.data() + 1, rows - 1));
-    for (std::size_t r = 0; r < rows; ++r) {
-        T m = 0, s = 0;
-        k::layer_norm_row<Arch>(x.data() + r * d, d, g.data(), bt.data(), T(1e-5), one.data(), m, s);
-        INFO("row " << r);
-        REQUIRE(bit_equal(one.data(), y.data() + r * d, d));
-        REQUIRE(m == mean[r]);
-        REQUIRE(s == rstd[r]);
+    template <class Arch, class T>
+    void check_layer_norm(std::size_t d, error_report& report) {
+        auto x = random_buffer<T>(rows * d, 500 + d, 0.5, 2.0);
+        auto g = random_buffer<T>(d, 501 + d, 1.0, 0.5);
+        auto bt = random_buffer<T>(d, 502 + d);
+        offset_buffer<T> y(rows * d), mean(rows), rstd(rows), shifted(rows * d), shifted_mean(rows), one(d);
+        k::layer_norm_rows<Arch>(x.data(), rows, d, g.data(), bt.data(), T(1e-5), y.data(), mean.data(), rstd.data());
+        k::layer_norm_rows<Arch>(x.data() + d, rows - 1, d, g.data(), bt.data(), T(1e-5), shifted.data(),
+                                 shifted_mean.data());
+        INFO("layer_norm " << type_name<T>() << " " << (k::arch_for_t<T, Arch>::name()) << " d=" << d);
+        CHECK(bit_equal(shifted.data(), y.data() + d, (rows - 1) * d));
+        CHECK(bit_equal(shifted_mean.data(), mean.data() + 1, rows - 1));
+        for (std::size_t r = 0; r < rows; ++r) {
+            T m = 0, s = 0;
+            k::layer_norm_row<Arch>(x.data() + r * d, d, g.data(), bt.data(), T(1e-5), one.data(), m, s);
+            INFO("row " << r);
+            REQUIRE(bit_equal(one.data(), y.data() + r * d, d));
+            REQUIRE(m == mean[r]);
+            REQUIRE(s == rstd[r]);
     }
     const auto want = ref::layer_norm(x.data(), rows, d, g.data(), bt.data(), real(T(1e-5)));
     const real e = max_rel_error(y.data(), want.y, rows * d);
@@ -92,12 +93,74 @@ void check_fused_equals_unfused(std::size_t d) {
     CHECK(bit_equal(r.data(), r2.data(), rows));
 }
 
+// Sets the streaming threshold for one scope and restores it.
+struct streaming_threshold_scope {
+    std::size_t saved = k::streaming_min_bytes();
+    explicit streaming_threshold_scope(std::size_t bytes) { k::set_streaming_min_bytes(bytes); }
+    ~streaming_threshold_scope() { k::set_streaming_min_bytes(saved); }
+};
+
+// Every forward kernel with streaming stores forced (threshold 0) equals the same call with normal stores
+// (threshold SIZE_MAX), bit for bit: outputs (64-byte aligned, and one element past that, so that the scalar head
+// runs and narrow rows fall back to normal stores), sums and statistics; RMSNorm also in place.
+template <class Arch, class T>
+void check_streaming_equals_normal(std::size_t d) {
+    auto a = random_buffer<T>(rows * d, 800 + d, 0.5, 2.0);
+    auto b = random_buffer<T>(rows * d, 801 + d, -0.25, 1.0);
+    auto g = random_buffer<T>(d, 802 + d, 1.0, 0.5);
+    auto bt = random_buffer<T>(d, 803 + d);
+    INFO("streaming stores " << type_name<T>() << " " << (k::arch_for_t<T, Arch>::name()) << " d=" << d);
+    // every output of the four kernels, each in its own buffer
+    struct outputs {
+        offset_buffer<T> ln, ln_mean, ln_rstd, rms_in_place, rms_rrms, add_ln_sum, add_ln, add_ln_mean, add_ln_rstd,
+            add_rms_sum, add_rms, add_rms_rrms;
+    };
+    auto run = [&](std::size_t threshold, std::size_t extra) {
+        const std::size_t n = rows * d;
+        auto rows_of = [&](std::size_t count) { return buffer_at_alignment<T>(count, extra); };
+        outputs o{rows_of(n),    rows_of(rows), rows_of(rows), rows_of(n), rows_of(rows), rows_of(n),
+                  rows_of(n),    rows_of(rows), rows_of(rows), rows_of(n), rows_of(n),    rows_of(rows)};
+        const streaming_threshold_scope scope(threshold);
+        k::layer_norm_rows<Arch>(a.data(), rows, d, g.data(), bt.data(), T(1e-5), o.ln.data(), o.ln_mean.data(),
+                                 o.ln_rstd.data());
+        std::copy(a.data(), a.data() + n, o.rms_in_place.data());
+        k::rms_norm_rows<Arch>(o.rms_in_place.data(), rows, d, g.data(), nullptr, T(1e-5), o.rms_in_place.data(),
+                               o.rms_rrms.data());
+        k::add_layer_norm_rows<Arch>(a.data(), b.data(), rows, d, g.data(), bt.data(), T(1e-5), o.add_ln_sum.data(),
+                                     o.add_ln.data(), o.add_ln_mean.data(), o.add_ln_rstd.data());
+        k::add_rms_norm_rows<Arch>(a.data(), b.data(), rows, d, g.data(), bt.data(), T(1e-5), o.add_rms_sum.data(),
+                                   o.add_rms.data(), o.add_rms_rrms.data());
+        return o;
+    };
+    for (std::size_t extra : {std::size_t{0}, std::size_t{1}}) {
+        INFO("outputs " << extra << " elements past a 64-byte boundary");
+        const outputs streamed = run(0, extra), normal = run(std::numeric_limits<std::size_t>::max(), extra);
+        auto same = [&](const offset_buffer<T>& p, const offset_buffer<T>& q, std::size_t n) {
+            return bit_equal(p.data(), q.data(), n);
+        };
+        const std::size_t n = rows * d;
+        CHECK(same(streamed.ln, normal.ln, n));
+        CHECK(same(streamed.ln_mean, normal.ln_mean, rows));
+        CHECK(same(streamed.ln_rstd, normal.ln_rstd, rows));
+        CHECK(same(streamed.rms_in_place, normal.rms_in_place, n));
+        CHECK(same(streamed.rms_rrms, normal.rms_rrms, rows));
+        CHECK(same(streamed.add_ln_sum, normal.add_ln_sum, n));
+        CHECK(same(streamed.add_ln, normal.add_ln, n));
+        CHECK(same(streamed.add_ln_mean, normal.add_ln_mean, rows));
+        CHECK(same(streamed.add_ln_rstd, normal.add_ln_rstd, rows));
+        CHECK(same(streamed.add_rms_sum, normal.add_rms_sum, n));
+        CHECK(same(streamed.add_rms, normal.add_rms, n));
+        CHECK(same(streamed.add_rms_rrms, normal.add_rms_rrms, rows));
+    }
+}
+
 template <class Arch, class T>
 void check_all(error_report& report) {
     for (std::size_t d : group_dims()) {
         check_layer_norm<Arch, T>(d, report);
         check_rms_norm<Arch, T>(d, report);
         check_fused_equals_unfused<Arch, T>(d);
+        check_streaming_equals_normal<Arch, T>(d);
     }
 }
 

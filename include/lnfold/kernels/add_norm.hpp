@@ -45,40 +45,54 @@ namespace detail {
 template <class Arch, bool HasGamma, bool HasBeta, class T>
 void add_layer_norm_rows_with(const T* a, const T* b, std::size_t rows, std::size_t dim, const T* gamma,
                               const T* beta, T eps, T* sum, T* y, T* mean, T* rstd) {
+    const bool stream = use_streaming<T>(rows, dim);  // y only: sum is re-read by the later passes
     with_width<T, Arch>(dim, [&](auto width) {
-        for_each_group<T, Arch>(rows, width, [&]<std::size_t R>(std::size_t r, std::size_t next) {
-            const auto ar = rows_at<R>(a, r, dim);
-            const auto br = rows_at<R>(b, r, dim);
-            std::array<T, R> shift;
-            for (std::size_t j = 0; j < R; ++j) shift[j] = ar[j][0] + br[j][0];
-            const std::array<T, R> shifted = group_add_sum<Arch>(width, ar, br, rows_at<R>(sum, r, dim), [&](std::size_t j) {
-                const T s = shift[j];
-                return [=](auto acc, auto v) { return acc + (v - decltype(v)(s)); };
+        if constexpr (is_fixed_width_v<decltype(width)>) {
+            narrow_add_layer_norm_rows<Arch, width / lanes_v<T, Arch>, HasGamma, HasBeta>(a, b, rows, gamma, beta, eps,
+                                                                                         sum, y, mean, rstd, stream);
+        } else {
+            for_each_group<T, Arch>(rows, width, stream, [&]<std::size_t R>(std::size_t r, std::size_t next) {
+                const auto ar = rows_at<R>(a, r, dim);
+                const auto br = rows_at<R>(b, r, dim);
+                std::array<T, R> shift;
+                for (std::size_t j = 0; j < R; ++j) shift[j] = ar[j][0] + br[j][0];
+                const std::array<T, R> shifted =
+                    group_add_sum<Arch>(width, ar, br, rows_at<R>(sum, r, dim), [&](std::size_t j) {
+                        const T s = shift[j];
+                        return [=](auto acc, auto v) { return acc + (v - decltype(v)(s)); };
+                    });
+                const std::array<T, R> m = shifted_mean(shift, shifted, dim);
+                std::array<T, R> s;
+                // pass 2 prefetches the next group's a rows (b is the branch output just computed, in cache)
+                layer_norm_finish_group<Arch, HasGamma, HasBeta>(width, rows_at<R>(static_cast<const T*>(sum), r, dim),
+                                                                 rows_at<R>(y, r, dim), rows_at<R>(a, next, dim),
+                                                                 gamma, beta, eps, m, s, stream);
+                store_stats(mean, r, m);
+                store_stats(rstd, r, s);
             });
-            const std::array<T, R> m = shifted_mean<Arch, is_fixed_width_v<decltype(width)>>(shift, shifted, dim);
-            std::array<T, R> s;
-            // pass 2 prefetches the next group's a rows (b is the branch output just computed, in cache)
-            layer_norm_finish_group<Arch, HasGamma, HasBeta>(width, rows_at<R>(static_cast<const T*>(sum), r, dim),
-                                                             rows_at<R>(y, r, dim), rows_at<R>(a, next, dim), gamma,
-                                                             beta, eps, m, s);
-            store_stats(mean, r, m);
-            store_stats(rstd, r, s);
-        });
+        }
     });
 }
 
 template <class Arch, bool HasGamma, bool HasBeta, class T>
 void add_rms_norm_rows_with(const T* a, const T* b, std::size_t rows, std::size_t dim, const T* gamma, const T* beta,
                             T eps, T* sum, T* y, T* rrms) {
+    const bool stream = use_streaming<T>(rows, dim);  // y only, as above
     with_width<T, Arch>(dim, [&](auto width) {
-        for_each_group<T, Arch>(rows, width, [&]<std::size_t R>(std::size_t r, std::size_t) {
-            const std::array<T, R> ss =
-                group_add_sum<Arch>(width, rows_at<R>(a, r, dim), rows_at<R>(b, r, dim), rows_at<R>(sum, r, dim),
-                                    [](std::size_t) { return [](auto acc, auto v) { return mul_add(v, v, acc); }; });
-            const std::array<T, R> s = rms_norm_finish_group<Arch, HasGamma, HasBeta>(
-                width, rows_at<R>(static_cast<const T*>(sum), r, dim), rows_at<R>(y, r, dim), ss, gamma, beta, eps);
-            store_stats(rrms, r, s);
-        });
+        if constexpr (is_fixed_width_v<decltype(width)>) {
+            narrow_add_rms_norm_rows<Arch, width / lanes_v<T, Arch>, HasGamma, HasBeta>(a, b, rows, gamma, beta, eps,
+                                                                                       sum, y, rrms, stream);
+        } else {
+            for_each_group<T, Arch>(rows, width, stream, [&]<std::size_t R>(std::size_t r, std::size_t) {
+                const std::array<T, R> ss = group_add_sum<Arch>(
+                    width, rows_at<R>(a, r, dim), rows_at<R>(b, r, dim), rows_at<R>(sum, r, dim),
+                    [](std::size_t) { return [](auto acc, auto v) { return mul_add(v, v, acc); }; });
+                const std::array<T, R> s = rms_norm_finish_group<Arch, HasGamma, HasBeta>(
+                    width, rows_at<R>(static_cast<const T*>(sum), r, dim), rows_at<R>(y, r, dim), ss, gamma, beta, eps,
+                    stream);
+                store_stats(rrms, r, s);
+            });
+        }
     });
 }
 

@@ -12,36 +12,37 @@
 // 1/max|x - mean|. A NaN or Inf in a row makes that row's output NaN and touches no other row.
 // Rows go in groups (group_rows): passes 1 and 2 of a group's rows run interleaved, so that their reductions,
 // divisions and square roots overlap, and pass 2 prefetches the next group into L1; pass 3 then writes the rows
-// one after the other (one store stream, as the hardware prefetchers like best). Widths of four or eight
-// vectors are compiled for their exact width: the loops unroll and a row is read from memory once. A row's
-// arithmetic never depends on its group or on that dispatch, so the result is bit-identical for every thread
-// count and every number of rows. y may be x (in place).
+// one after the other (one store stream, as the hardware prefetchers like best). Rows of four or eight vectors
+// exactly are held in registers instead (narrow_rows.hpp: one read of memory, same arithmetic). A row's
+// arithmetic never depends on its group, so the result is bit-identical for every thread count and every number
+// of rows. Outputs larger than the last-level cache are written with streaming stores (streaming.hpp; same
+// values). y may be x (in place).
 #include <array>
 #include <cstddef>
 #include <type_traits>
 
 #include "lnfold/core/parallel.hpp"
 #include "lnfold/kernels/arch.hpp"
+#include "lnfold/kernels/narrow_rows.hpp"
 #include "lnfold/kernels/reduce.hpp"
+#include "lnfold/kernels/streaming.hpp"
 
 namespace lnfold::kernels {
 
 namespace detail {
 
 // Rows per group: 4 where there are 32 vector registers (AVX-512: 4 rows x 4 accumulators), 2 otherwise, while
-// a group's rows fit in 16 KiB of L1; wider rows go one at a time. Rows of a fixed (narrow) width go in groups
-// of one row per lane, reduced batched.
+// a group's rows fit in 16 KiB of L1; wider rows go one at a time.
 template <class Arch>
 inline constexpr std::size_t max_group_rows = std::is_base_of_v<xsimd::avx512f, Arch> ? 4 : 2;
 
-template <class T, class Arch, class N>
-constexpr std::size_t group_rows(N dim) {
-    if constexpr (is_fixed_width_v<N>) return lanes_v<T, Arch>;
-    else return max_group_rows<Arch> * dim * sizeof(T) <= 16384 ? max_group_rows<Arch> : 1;
+template <class T, class Arch>
+constexpr std::size_t group_rows(std::size_t dim) {
+    return max_group_rows<Arch> * dim * sizeof(T) <= 16384 ? max_group_rows<Arch> : 1;
 }
 
 // Calls f(n) with n = std::integral_constant<std::size_t, dim> when a row is four or eight vectors exactly
-// (AVX-512 float: 64 or 128; the narrow rows whose per-row reductions would dominate), else with n = dim.
+// (AVX-512 float: 64 or 128; these take the register-resident path of narrow_rows.hpp), else with n = dim.
 template <class T, class Arch, class F>
 void with_width(std::size_t dim, F&& f) {
     constexpr std::size_t W = lanes_v<T, Arch>;
@@ -55,19 +56,26 @@ void with_width(std::size_t dim, F&& f) {
 // Calls group.template operator()<R>(r, next) for the groups covering [0, rows): R rows starting at row r, and
 // `next` = the first row of the following group in the same thread's range (r itself for the last one, so that
 // prefetching it is harmless). Threads split rows (parallel_for_rows); each thread cuts its range into groups of
-// group_rows(dim) and single rows for the rest.
-template <class T, class Arch, class N, class Group>
-void for_each_group(std::size_t rows, N dim, Group&& group) {
+// group_rows(dim) and single rows for the rest. stream: the kernel writes with streaming stores, and each thread
+// fences them when its range is done.
+template <class T, class Arch, class Group>
+void for_each_group(std::size_t rows, std::size_t dim, bool stream, Group&& group) {
     auto run = [&]<std::size_t R>() {
         parallel_for_rows(rows, dim, [&](std::size_t begin, std::size_t end) {
             std::size_t r = begin;
             for (; r + R <= end; r += R) group.template operator()<R>(r, r + 2 * R <= end ? r + R : r);
             for (; r < end; ++r) group.template operator()<1>(r, r + 1 < end ? r + 1 : r);
+            if (stream) stream_fence();
         });
     };
-    if constexpr (is_fixed_width_v<N>) run.template operator()<group_rows<T, Arch>(N{})>();
-    else if (group_rows<T, Arch>(dim) > 1) run.template operator()<max_group_rows<Arch>>();
+    if (group_rows<T, Arch>(dim) > 1) run.template operator()<max_group_rows<Arch>>();
     else run.template operator()<1>();
+}
+
+// Whether a kernel writing `rows` rows of `dim` elements of T uses streaming stores (streaming.hpp).
+template <class T>
+bool use_streaming(std::size_t rows, std::size_t dim) {
+    return rows * dim * sizeof(T) >= streaming_min_bytes();
 }
 
 // Pointers to R consecutive rows of width dim starting at row r.
@@ -78,22 +86,26 @@ std::array<T*, R> rows_at(T* base, std::size_t r, std::size_t dim) {
     return p;
 }
 
-// Pass 3 of one row: y = (x - mean) rstd gamma + beta, gamma / beta present or not (compile time).
+// Pass 3 of one row: y = (x - mean) rstd gamma + beta, gamma / beta present or not (compile time); stream:
+// streaming stores (streaming.hpp).
 template <class Arch, bool HasGamma, bool HasBeta, class T, class N>
-void normalise_row(N n, const T* x, T mean, T rstd, const T* gamma, const T* beta, T* y) {
+void normalise_row(N n, const T* x, T mean, T rstd, const T* gamma, const T* beta, T* y, bool stream) {
     if constexpr (HasGamma && HasBeta)
-        row_map<Arch>(
-            n, y, [=](auto v, auto g, auto b) { using V = decltype(v); return mul_add((v - V(mean)) * V(rstd), g, b); }, x,
+        row_map_to<Arch>(
+            stream, n, y,
+            [=](auto v, auto g, auto b) { using V = decltype(v); return mul_add((v - V(mean)) * V(rstd), g, b); }, x,
             gamma, beta);
     else if constexpr (HasGamma)
-        row_map<Arch>(
-            n, y, [=](auto v, auto g) { using V = decltype(v); return (v - V(mean)) * V(rstd) * g; }, x, gamma);
+        row_map_to<Arch>(
+            stream, n, y, [=](auto v, auto g) { using V = decltype(v); return (v - V(mean)) * V(rstd) * g; }, x,
+            gamma);
     else if constexpr (HasBeta)
-        row_map<Arch>(
-            n, y, [=](auto v, auto b) { using V = decltype(v); return mul_add(v - V(mean), V(rstd), b); }, x, beta);
+        row_map_to<Arch>(
+            stream, n, y, [=](auto v, auto b) { using V = decltype(v); return mul_add(v - V(mean), V(rstd), b); }, x,
+            beta);
     else
-        row_map<Arch>(
-            n, y, [=](auto v) { using V = decltype(v); return (v - V(mean)) * V(rstd); }, x);
+        row_map_to<Arch>(
+            stream, n, y, [=](auto v) { using V = decltype(v); return (v - V(mean)) * V(rstd); }, x);
 }
 
 // Passes 2 and 3 of a group whose means are known (pass 1 was a shifted sum over x, or the fused add); rstd
@@ -101,7 +113,7 @@ void normalise_row(N n, const T* x, T mean, T rstd, const T* gamma, const T* bet
 template <class Arch, bool HasGamma, bool HasBeta, class T, std::size_t R, class N>
 void layer_norm_finish_group(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T, R>& y, const row_ptrs<T, R>& next,
                              const T* gamma, const T* beta, T eps, const std::array<T, R>& mean,
-                             std::array<T, R>& rstd) {
+                             std::array<T, R>& rstd, bool stream) {
     const std::array<T, R> ss = group_sum<Arch, (R > 1)>(
         n, x,
         [&](std::size_t j) {
@@ -112,21 +124,24 @@ void layer_norm_finish_group(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T,
             };
         },
         next);
-    rstd = group_inverse_std<Arch, is_fixed_width_v<N>>(ss, x, n, mean, eps);
+    rstd = group_inverse_std<Arch>(ss, x, n, mean, eps);
     for (std::size_t j = 0; j < R; ++j)
-        normalise_row<Arch, HasGamma, HasBeta>(n, x[j], mean[j], rstd[j], gamma, beta, y[j]);
+        normalise_row<Arch, HasGamma, HasBeta>(n, x[j], mean[j], rstd[j], gamma, beta, y[j], stream);
 }
 
-// mean_j = shift_j + shifted_j / n (pass 1's result); Batched as one vector division.
-template <class Arch, bool Batched, class T, std::size_t R>
+// mean_j = shift_j + shifted_j / n (pass 1's result).
+template <class T, std::size_t R>
 std::array<T, R> shifted_mean(const std::array<T, R>& shift, const std::array<T, R>& shifted, std::size_t n) {
-    return map_rows<Arch, Batched>([&](auto s, auto q) { return s + q / decltype(s)(T(n)); }, shift, shifted);
+    std::array<T, R> mean;
+    for (std::size_t j = 0; j < R; ++j) mean[j] = shift[j] + shifted[j] / T(n);
+    return mean;
 }
 
 // LayerNorm of one group of R rows; mean / rstd receive its statistics.
 template <class Arch, bool HasGamma, bool HasBeta, class T, std::size_t R, class N>
 void layer_norm_group(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T, R>& y, const row_ptrs<T, R>& next,
-                      const T* gamma, const T* beta, T eps, std::array<T, R>& mean, std::array<T, R>& rstd) {
+                      const T* gamma, const T* beta, T eps, std::array<T, R>& mean, std::array<T, R>& rstd,
+                      bool stream) {
     std::array<T, R> shift;
     for (std::size_t j = 0; j < R; ++j) shift[j] = x[j][0];
     const std::array<T, R> shifted = group_sum<Arch, false>(
@@ -136,8 +151,8 @@ void layer_norm_group(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T, R>& y,
             return [=](auto acc, auto v) { return acc + (v - decltype(v)(s)); };
         },
         next);
-    mean = shifted_mean<Arch, is_fixed_width_v<N>>(shift, shifted, n);
-    layer_norm_finish_group<Arch, HasGamma, HasBeta>(n, x, y, next, gamma, beta, eps, mean, rstd);
+    mean = shifted_mean(shift, shifted, n);
+    layer_norm_finish_group<Arch, HasGamma, HasBeta>(n, x, y, next, gamma, beta, eps, mean, rstd, stream);
 }
 
 // Stores a group's statistics (stat = nullptr: not kept).
@@ -161,14 +176,20 @@ void with_affine(const void* gamma, const void* beta, F&& f) {
 template <class Arch, bool HasGamma, bool HasBeta, class T>
 void layer_norm_rows_with(const T* x, std::size_t rows, std::size_t dim, const T* gamma, const T* beta, T eps, T* y,
                           T* mean, T* rstd) {
+    const bool stream = use_streaming<T>(rows, dim);
     with_width<T, Arch>(dim, [&](auto width) {
-        for_each_group<T, Arch>(rows, width, [&]<std::size_t R>(std::size_t r, std::size_t next) {
-            std::array<T, R> m, s;
-            layer_norm_group<Arch, HasGamma, HasBeta>(width, rows_at<R>(x, r, dim), rows_at<R>(y, r, dim),
-                                                      rows_at<R>(x, next, dim), gamma, beta, eps, m, s);
-            store_stats(mean, r, m);
-            store_stats(rstd, r, s);
-        });
+        if constexpr (is_fixed_width_v<decltype(width)>) {
+            narrow_layer_norm_rows<Arch, width / lanes_v<T, Arch>, HasGamma, HasBeta>(x, rows, gamma, beta, eps, y,
+                                                                                     mean, rstd, stream);
+        } else {
+            for_each_group<T, Arch>(rows, width, stream, [&]<std::size_t R>(std::size_t r, std::size_t next) {
+                std::array<T, R> m, s;
+                layer_norm_group<Arch, HasGamma, HasBeta>(width, rows_at<R>(x, r, dim), rows_at<R>(y, r, dim),
+                                                          rows_at<R>(x, next, dim), gamma, beta, eps, m, s, stream);
+                store_stats(mean, r, m);
+                store_stats(rstd, r, s);
+            });
+        }
     });
 }
 
@@ -183,11 +204,16 @@ void layer_norm_row(const T* x, std::size_t n, nd<const T*> gamma, nd<const T*> 
     using A = arch_for_t<T, Arch>;
     detail::with_affine(gamma, beta, [&]<bool G, bool B>() {
         detail::with_width<T, A>(n, [&](auto width) {
-            std::array<T, 1> m, s;
-            detail::layer_norm_group<A, G, B>(width, detail::row_ptrs<T, 1>{x}, detail::out_row_ptrs<T, 1>{y},
-                                              detail::row_ptrs<T, 1>{x}, gamma, beta, eps, m, s);
-            mean = m[0];
-            rstd = s[0];
+            if constexpr (detail::is_fixed_width_v<decltype(width)>) {
+                detail::narrow_layer_norm_rows<A, width / lanes_v<T, A>, G, B>(x, 1, gamma, beta, eps, y, &mean, &rstd,
+                                                                              false);
+            } else {
+                std::array<T, 1> m, s;
+                detail::layer_norm_group<A, G, B>(width, detail::row_ptrs<T, 1>{x}, detail::out_row_ptrs<T, 1>{y},
+                                                  detail::row_ptrs<T, 1>{x}, gamma, beta, eps, m, s, false);
+                mean = m[0];
+                rstd = s[0];
+            }
         });
     });
 }

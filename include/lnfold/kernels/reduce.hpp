@@ -15,10 +15,9 @@
 // Sums use four vector accumulators (independent add chains, and a partly pairwise order), combined as
 // (a0 + a1) + (a2 + a3), reduced with xsimd::hadd, then the scalar tail (two chains, in double for float) is
 // added. The group forms interleave their R rows' loops, so that the rows' add chains and horizontal sums
-// overlap. Rows of a width fixed at compile time (narrow rows, see with_width) are reduced batched: one
-// xsimd::haddp and one vector square root for all rows of the group (reduce_rows, map_rows). For every row the
-// group forms do exactly the arithmetic of a group of one (same accumulators, same order, same lane arithmetic),
-// so a row's result never depends on how rows are grouped: not on the thread count, not on the number of rows.
+// overlap. For every row the group forms do exactly the arithmetic of a group of one (same accumulators, same
+// order), so a row's result never depends on how rows are grouped: not on the thread count, not on the number of
+// rows. (Rows of four or eight vectors exactly take the register-resident path, narrow_rows.hpp.)
 // Pointers need no alignment (load_unaligned / store_unaligned); any n >= 0 works, including n < lanes. An
 // output may be one of the inputs exactly (same pointer), never a partly overlapping range.
 #include <array>
@@ -48,7 +47,7 @@ inline void store_v(T* p, const V& v) {
     else v.store_unaligned(p);
 }
 
-// Horizontal sums (xsimd::hadd, xsimd::haddp) and square roots. GCC 12 warns, wrongly, about an uninitialized value inside its
+// Horizontal sums (xsimd::hadd). GCC 12 warns, wrongly, about an uninitialized value inside its
 // own AVX-512 intrinsics (_mm256_undefined_pd in _mm512_extractf64x4_pd) once they are inlined; the pragma keeps
 // that false positive out of users' -Wall builds.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -59,36 +58,6 @@ inline void store_v(T* p, const V& v) {
 template <class T, class Arch>
 inline T hsum(const xsimd::batch<T, Arch>& b) {
     return xsimd::hadd(b);
-}
-// The transposed form: lane j of the result = the horizontal sum of rows[j] (W rows for a batch of W lanes).
-// xsimd::haddp promises that order, but 8.1's AVX-512 float version returns its lanes permuted (lane 2 holds the
-// sum of row 4, ...). The permutation it applies is measured once, on rows of distinct exact constants, and the
-// rows are fed in its order, so the result is right whatever the xsimd version does.
-template <class T, class Arch>
-inline xsimd::batch<T, Arch> hsums(const xsimd::batch<T, Arch>* rows) {
-    using B = xsimd::batch<T, Arch>;
-    constexpr std::size_t W = B::size;
-    static const std::array<std::size_t, W> source = [] {  // lane j of haddp's result sums input source[j]
-        std::array<B, W> probe;
-        for (std::size_t j = 0; j < W; ++j) probe[j] = B(T(j));
-        std::array<T, W> lane;
-        xsimd::haddp(probe.data()).store_unaligned(lane.data());
-        std::array<std::size_t, W> order;
-        for (std::size_t j = 0; j < W; ++j) order[j] = static_cast<std::size_t>(lane[j] / T(W));
-        return order;
-    }();
-    std::array<B, W> in;
-    for (std::size_t j = 0; j < W; ++j) in[source[j]] = rows[j];
-    return xsimd::haddp(in.data());
-}
-// IEEE square root of a batch or of a scalar (correctly rounded in both, so a lane equals the scalar result).
-template <class T, class Arch>
-inline xsimd::batch<T, Arch> square_root(const xsimd::batch<T, Arch>& v) {
-    return xsimd::sqrt(v);
-}
-template <class T>
-inline T square_root(T v) {
-    return std::sqrt(v);
 }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
@@ -182,101 +151,42 @@ T tail_sum(std::size_t i, N n, T total, const F& f, Load&& load) {
     return total + static_cast<T>(t0 + t1);
 }
 
-// Whether n is a width fixed at compile time (a std::integral_constant, see with_width): rows of such narrow
-// widths are reduced batched.
+// Whether n is a width fixed at compile time (a std::integral_constant, see with_width): such rows take the
+// register-resident path (narrow_rows.hpp).
 template <class N>
 inline constexpr bool is_fixed_width_v = !std::is_same_v<N, std::size_t>;
 
-// The horizontal sums of R rows' combined accumulators: hsum row by row, or Batched (rows of a fixed width) one
-// xsimd::haddp for all of them (lane j = row j, unused lanes zero vectors; haddp treats every lane alike, so a
-// row's sum does not depend on its lane or on how many rows share the call).
-template <bool Batched, class T, class B, std::size_t R>
-std::array<T, R> reduce_rows(const std::array<B, R>& part) {
-    std::array<T, R> total;
-    if constexpr (Batched && R == B::size) {
-        hsums(part.data()).store_unaligned(total.data());
-    } else if constexpr (Batched) {
-        static_assert(R < B::size);
-        std::array<B, B::size> rows;
-        rows.fill(B(T(0)));
-        for (std::size_t j = 0; j < R; ++j) rows[j] = part[j];
-        std::array<T, B::size> lanes;
-        hsums(rows.data()).store_unaligned(lanes.data());
-        for (std::size_t j = 0; j < R; ++j) total[j] = lanes[j];
-    } else {
-        for (std::size_t j = 0; j < R; ++j) total[j] = hsum(part[j]);
-    }
-    return total;
-}
-
-// out_j = f(in_j...) for per-row statistics (arrays of R values): row by row in T, or Batched as one batch over
-// the lanes (one vector division / square root for up to W rows; each lane computes exactly what the scalar
-// formula does). f is a generic lambda, as for the row primitives.
-template <class Arch, bool Batched, class T, std::size_t R, class F, class... L>
-std::array<T, R> map_rows(F&& f, const std::array<T, R>& first, const L&... rest) {
-    std::array<T, R> out;
-    if constexpr (Batched && has_simd_v<T, Arch>) {
-        using B = xsimd::batch<T, Arch>;
-        auto lanes_of = [](const std::array<T, R>& a) {
-            if constexpr (R == B::size) {
-                return B::load_unaligned(a.data());
-            } else {
-                std::array<T, B::size> w{};
-                for (std::size_t j = 0; j < R; ++j) w[j] = a[j];
-                return B::load_unaligned(w.data());
-            }
-        };
-        if constexpr (R == B::size) {
-            B(f(lanes_of(first), lanes_of(rest)...)).store_unaligned(out.data());
-        } else {
-            std::array<T, B::size> o;
-            B(f(lanes_of(first), lanes_of(rest)...)).store_unaligned(o.data());
-            for (std::size_t j = 0; j < R; ++j) out[j] = o[j];
-        }
-    } else {
-        for (std::size_t j = 0; j < R; ++j) out[j] = f(first[j], rest[j]...);
-    }
-    return out;
-}
-
 // part_j = the accumulation acc = f_j(acc, value(j, i)) over the vector part [0, n - n % W) of each of R rows, in
 // four accumulators (vector k of the row goes to accumulator k % 4) combined (a0 + a1) + (a2 + a3), not yet
-// reduced. value(j, i) gives the
-// batch at element i of row j (a load, or the fused add). The rows' loops run interleaved, so that their add
-// chains overlap; for a fixed (narrow) width each row is finished before the next instead (its loop unrolls
-// completely and only its four accumulators are live). Either way each accumulator sees the same additions.
-template <class B, std::size_t R, class N, class F, class Value>
-std::array<B, R> group_parts(N n, const std::array<F, R>& f, Value&& value) {
+// reduced. value(j, i) gives the batch at element i of row j (a load, or the fused add). The rows' loops run
+// interleaved, so that their add chains overlap; each accumulator sees the same additions as in a group of one.
+template <class B, std::size_t R, class F, class Value>
+std::array<B, R> group_parts(std::size_t n, const std::array<F, R>& f, Value&& value) {
     constexpr std::size_t W = B::size;
     std::array<B, R> part;
-    if constexpr (is_fixed_width_v<N>) {
-        for (std::size_t j = 0; j < R; ++j) {
-            std::array<B, 4> a;
-            a.fill(B(0));
-            std::size_t i = 0;
-            for (; i + 4 * W <= n; i += 4 * W)
-                unroll<4>([&](auto q) { a[q] = f[j](a[q], value(j, i + q * W)); });
-            for (; i + W <= n; i += W) a[0] = f[j](a[0], value(j, i));
-            part[j] = (a[0] + a[1]) + (a[2] + a[3]);
-        }
-    } else {
-        std::array<std::array<B, 4>, R> a;
-        unroll<R>([&](auto j) { a[j].fill(B(0)); });
-        std::size_t i = 0;
-        for (; i + 4 * W <= n; i += 4 * W)
-            unroll<R>([&](auto j) { unroll<4>([&](auto q) { a[j][q] = f[j](a[j][q], value(j, i + q * W)); }); });
-        for (; i + W <= n; i += W) unroll<R>([&](auto j) { a[j][0] = f[j](a[j][0], value(j, i)); });
-        unroll<R>([&](auto j) { part[j] = (a[j][0] + a[j][1]) + (a[j][2] + a[j][3]); });
-    }
+    std::array<std::array<B, 4>, R> a;
+    unroll<R>([&](auto j) { a[j].fill(B(0)); });
+    std::size_t i = 0;
+    for (; i + 4 * W <= n; i += 4 * W)
+        unroll<R>([&](auto j) { unroll<4>([&](auto q) { a[j][q] = f[j](a[j][q], value(j, i + q * W)); }); });
+    for (; i + W <= n; i += W) unroll<R>([&](auto j) { a[j][0] = f[j](a[j][0], value(j, i)); });
+    unroll<R>([&](auto j) { part[j] = (a[j][0] + a[j][1]) + (a[j][2] + a[j][3]); });
     return part;
+}
+
+// The horizontal sums of R rows' combined accumulators.
+template <class T, class B, std::size_t R>
+std::array<T, R> reduce_rows(const std::array<B, R>& part) {
+    std::array<T, R> total;
+    for (std::size_t j = 0; j < R; ++j) total[j] = hsum(part[j]);
+    return total;
 }
 
 // s_j = Σ_i make(j)(x_j[i]) for the R rows of a group; with Prefetch, the rows `next` (the group after this
 // one) are prefetched meanwhile, one line per vector of each (this pass reads from L1, so the line fill
-// buffers are free). n is a std::size_t, or a std::integral_constant for widths known at compile time (then
-// the loops unroll completely and the rows stay in registers between passes).
-template <class Arch, bool Prefetch, class T, std::size_t R, class N, class Make>
-std::array<T, R> group_sum(N n, const row_ptrs<T, R>& rows, Make&& make, const row_ptrs<T, R>& next_rows) {
+// buffers are free).
+template <class Arch, bool Prefetch, class T, std::size_t R, class Make>
+std::array<T, R> group_sum(std::size_t n, const row_ptrs<T, R>& rows, Make&& make, const row_ptrs<T, R>& next_rows) {
     const auto f = per_row<R>(make);
     const row_ptrs<T, R> x = rows, next = next_rows;  // local copies: they stay in registers
     std::array<T, R> total{};
@@ -288,7 +198,7 @@ std::array<T, R> group_sum(N n, const row_ptrs<T, R>& rows, Make&& make, const r
             if constexpr (Prefetch) detail::prefetch_line<T, W>(next[j], k);
             return detail::load_v<B>(x[j] + k);
         });
-        total = reduce_rows<is_fixed_width_v<N>, T>(part);
+        total = reduce_rows<T>(part);
         i = n / W * W;
     }
     unroll<R>([&](auto j) { total[j] = tail_sum(i, n, total[j], f[j], [&](std::size_t k) { return x[j][k]; }); });
@@ -297,8 +207,8 @@ std::array<T, R> group_sum(N n, const row_ptrs<T, R>& rows, Make&& make, const r
 
 // sum_j = a_j + b_j (stored) and s_j = Σ_i make(j)(sum_j[i]) in one pass: the fused residual add. Same
 // accumulators and order as group_sum over the stored sums, so the result equals group_sum on sum_j exactly.
-template <class Arch, class T, std::size_t R, class N, class Make>
-std::array<T, R> group_add_sum(N n, const row_ptrs<T, R>& a_rows, const row_ptrs<T, R>& b_rows,
+template <class Arch, class T, std::size_t R, class Make>
+std::array<T, R> group_add_sum(std::size_t n, const row_ptrs<T, R>& a_rows, const row_ptrs<T, R>& b_rows,
                                const out_row_ptrs<T, R>& sum_rows, Make&& make) {
     const auto f = per_row<R>(make);
     const row_ptrs<T, R> a = a_rows, b = b_rows;
@@ -313,7 +223,7 @@ std::array<T, R> group_add_sum(N n, const row_ptrs<T, R>& a_rows, const row_ptrs
             detail::store_v(sum[j] + k, s);
             return s;
         });
-        total = reduce_rows<is_fixed_width_v<N>, T>(part);
+        total = reduce_rows<T>(part);
         i = n / W * W;
     }
     unroll<R>([&](auto j) {
@@ -356,19 +266,16 @@ T rstd_rescaled(const T* x, std::size_t n, T c, T eps) {
 }
 
 // 1/sqrt(ss_j/n + eps) for the R rows of a group, computed once per row with a true square root and division (no
-// approximate rsqrt), Batched as one vector square root and division; ss_j = +inf means the squares overflowed on
-// finite data, and that row is redone rescaled (c_j: the centre of its squares, mean or 0). NaN stays NaN.
-template <class Arch, bool Batched, class T, std::size_t R>
-std::array<T, R> group_inverse_std(const std::array<T, R>& ss, const row_ptrs<T, R>& x, std::size_t n,
+// approximate rsqrt); ss_j = +inf means the squares overflowed on finite data, and that row is redone rescaled
+// (c_j: the centre of its squares, mean or 0). NaN stays NaN.
+template <class Arch, class T, std::size_t R>
+LNFOLD_ALWAYS_INLINE std::array<T, R> group_inverse_std(const std::array<T, R>& ss, const row_ptrs<T, R>& x, std::size_t n,
                                    const std::array<T, R>& c, T eps) {
-    std::array<T, R> r = map_rows<Arch, Batched>(
-        [&](auto q) {
-            using V = decltype(q);
-            return V(T(1)) / square_root(q / V(T(n)) + V(eps));
-        },
-        ss);
-    for (std::size_t j = 0; j < R; ++j)
-        if (ss[j] == std::numeric_limits<T>::infinity()) r[j] = rstd_rescaled<Arch, T>(x[j], n, c[j], eps);
+    std::array<T, R> r;
+    for (std::size_t j = 0; j < R; ++j) {
+        r[j] = ss[j] == std::numeric_limits<T>::infinity() ? rstd_rescaled<Arch, T>(x[j], n, c[j], eps)
+                                                           : T(1) / std::sqrt(ss[j] / T(n) + eps);
+    }
     return r;
 }
 

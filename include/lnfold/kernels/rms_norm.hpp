@@ -21,41 +21,44 @@ namespace lnfold::kernels {
 
 namespace detail {
 
-// Pass 2 of one row: y = x rrms gamma + beta (normalise_row with mean 0 would spend a subtraction per element).
+// Pass 2 of one row: y = x rrms gamma + beta (normalise_row with mean 0 would spend a subtraction per element);
+// stream: streaming stores.
 template <class Arch, bool HasGamma, bool HasBeta, class T, class N>
-void scale_row(N n, const T* x, T rrms, const T* gamma, const T* beta, T* y) {
+void scale_row(N n, const T* x, T rrms, const T* gamma, const T* beta, T* y, bool stream) {
     if constexpr (HasGamma && HasBeta)
-        row_map<Arch>(
-            n, y, [=](auto v, auto g, auto b) { using V = decltype(v); return mul_add(v * V(rrms), g, b); }, x, gamma,
-            beta);
+        row_map_to<Arch>(
+            stream, n, y, [=](auto v, auto g, auto b) { using V = decltype(v); return mul_add(v * V(rrms), g, b); }, x,
+            gamma, beta);
     else if constexpr (HasGamma)
-        row_map<Arch>(
-            n, y, [=](auto v, auto g) { using V = decltype(v); return v * V(rrms) * g; }, x, gamma);
+        row_map_to<Arch>(
+            stream, n, y, [=](auto v, auto g) { using V = decltype(v); return v * V(rrms) * g; }, x, gamma);
     else if constexpr (HasBeta)
-        row_map<Arch>(
-            n, y, [=](auto v, auto b) { using V = decltype(v); return mul_add(v, V(rrms), b); }, x, beta);
+        row_map_to<Arch>(
+            stream, n, y, [=](auto v, auto b) { using V = decltype(v); return mul_add(v, V(rrms), b); }, x, beta);
     else
-        row_map<Arch>(
-            n, y, [=](auto v) { using V = decltype(v); return v * V(rrms); }, x);
+        row_map_to<Arch>(
+            stream, n, y, [=](auto v) { using V = decltype(v); return v * V(rrms); }, x);
 }
 
 // Pass 2 of a group whose sums of squares are known; returns 1/rms per row.
 template <class Arch, bool HasGamma, bool HasBeta, class T, std::size_t R, class N>
 std::array<T, R> rms_norm_finish_group(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T, R>& y,
-                                       const std::array<T, R>& ss, const T* gamma, const T* beta, T eps) {
-    const std::array<T, R> rrms = group_inverse_std<Arch, is_fixed_width_v<N>>(ss, x, n, std::array<T, R>{}, eps);
-    for (std::size_t j = 0; j < R; ++j) scale_row<Arch, HasGamma, HasBeta>(n, x[j], rrms[j], gamma, beta, y[j]);
+                                       const std::array<T, R>& ss, const T* gamma, const T* beta, T eps,
+                                       bool stream) {
+    const std::array<T, R> rrms = group_inverse_std<Arch>(ss, x, n, std::array<T, R>{}, eps);
+    for (std::size_t j = 0; j < R; ++j) scale_row<Arch, HasGamma, HasBeta>(n, x[j], rrms[j], gamma, beta, y[j], stream);
     return rrms;
 }
 
 // RMSNorm of one group of R rows; returns 1/rms per row. (No prefetch: pass 1 is the only pass that reads x, so
-// the group is read from where it is, as copy reads it.)
+// the group is read from where it is, as copy reads it. Prefetching the output rows for writing during pass 1
+// was measured slower.)
 template <class Arch, bool HasGamma, bool HasBeta, class T, std::size_t R, class N>
 std::array<T, R> rms_norm_group(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T, R>& y, const row_ptrs<T, R>& next,
-                                const T* gamma, const T* beta, T eps) {
+                                const T* gamma, const T* beta, T eps, bool stream) {
     const std::array<T, R> ss =
         group_sum<Arch, false>(n, x, [](std::size_t) { return [](auto acc, auto v) { return mul_add(v, v, acc); }; }, next);
-    return rms_norm_finish_group<Arch, HasGamma, HasBeta>(n, x, y, ss, gamma, beta, eps);
+    return rms_norm_finish_group<Arch, HasGamma, HasBeta>(n, x, y, ss, gamma, beta, eps, stream);
 }
 
 // rms_norm_rows with the presence of gamma / beta fixed at compile time and no argument checks (for the layers,
@@ -63,12 +66,19 @@ std::array<T, R> rms_norm_group(N n, const row_ptrs<T, R>& x, const out_row_ptrs
 template <class Arch, bool HasGamma, bool HasBeta, class T>
 void rms_norm_rows_with(const T* x, std::size_t rows, std::size_t dim, const T* gamma, const T* beta, T eps, T* y,
                         T* rrms) {
+    const bool stream = use_streaming<T>(rows, dim);
     with_width<T, Arch>(dim, [&](auto width) {
-        for_each_group<T, Arch>(rows, width, [&]<std::size_t R>(std::size_t r, std::size_t next) {
-            const std::array<T, R> s = rms_norm_group<Arch, HasGamma, HasBeta>(
-                width, rows_at<R>(x, r, dim), rows_at<R>(y, r, dim), rows_at<R>(x, next, dim), gamma, beta, eps);
-            store_stats(rrms, r, s);
-        });
+        if constexpr (is_fixed_width_v<decltype(width)>) {
+            narrow_rms_norm_rows<Arch, width / lanes_v<T, Arch>, HasGamma, HasBeta>(x, rows, gamma, beta, eps, y, rrms,
+                                                                                   stream);
+        } else {
+            for_each_group<T, Arch>(rows, width, stream, [&]<std::size_t R>(std::size_t r, std::size_t next) {
+                const std::array<T, R> s = rms_norm_group<Arch, HasGamma, HasBeta>(
+                    width, rows_at<R>(x, r, dim), rows_at<R>(y, r, dim), rows_at<R>(x, next, dim), gamma, beta, eps,
+                    stream);
+                store_stats(rrms, r, s);
+            });
+        }
     });
 }
 
@@ -82,8 +92,11 @@ T rms_norm_row(const T* x, std::size_t n, nd<const T*> gamma, nd<const T*> beta,
     T rrms = T(0);
     detail::with_affine(gamma, beta, [&]<bool G, bool B>() {
         detail::with_width<T, A>(n, [&](auto width) {
-            rrms = detail::rms_norm_group<A, G, B>(width, detail::row_ptrs<T, 1>{x}, detail::out_row_ptrs<T, 1>{y},
-                                                   detail::row_ptrs<T, 1>{x}, gamma, beta, eps)[0];
+            if constexpr (detail::is_fixed_width_v<decltype(width)>)
+                detail::narrow_rms_norm_rows<A, width / lanes_v<T, A>, G, B>(x, 1, gamma, beta, eps, y, &rrms, false);
+            else
+                rrms = detail::rms_norm_group<A, G, B>(width, detail::row_ptrs<T, 1>{x}, detail::out_row_ptrs<T, 1>{y},
+                                                       detail::row_ptrs<T, 1>{x}, gamma, beta, eps, false)[0];
         });
     });
     return rrms;
