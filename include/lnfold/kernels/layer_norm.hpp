@@ -12,8 +12,9 @@
 // 1/max|x - mean|. A NaN or Inf in a row makes that row's output NaN and touches no other row.
 // Rows go in groups (group_rows): passes 1 and 2 of a group's rows run interleaved, so that their reductions,
 // divisions and square roots overlap, and pass 2 prefetches the next group into L1; pass 3 then writes the rows
-// one after the other (one store stream, as the hardware prefetchers like best). Rows of four or eight vectors
-// exactly are held in registers instead (narrow_rows.hpp: one read of memory, same arithmetic). A row's
+// one after the other (one store stream, as the hardware prefetchers like best). Rows of 4 or 8 vectors exactly
+// (and 12, 16, 24 on AVX-512) are held in registers instead (narrow_rows.hpp: one read of memory, same
+// arithmetic; see with_width). A row's
 // arithmetic never depends on its group, so the result is bit-identical for every thread count and every number
 // of rows. Outputs larger than the last-level cache are written with streaming stores (streaming.hpp; same
 // values). y may be x (in place).
@@ -41,14 +42,21 @@ constexpr std::size_t group_rows(std::size_t dim) {
     return max_group_rows<Arch> * dim * sizeof(T) <= 16384 ? max_group_rows<Arch> : 1;
 }
 
-// Calls f(n) with n = std::integral_constant<std::size_t, dim> when a row is four or eight vectors exactly
-// (AVX-512 float: 64 or 128; these take the register-resident path of narrow_rows.hpp), else with n = dim.
+// Calls f(n) with n = std::integral_constant<std::size_t, dim> when a row is a width the register-resident path
+// (narrow_rows.hpp) is compiled for, else with n = dim. Those widths: 4 and 8 vectors, and with 32 vector
+// registers (AVX-512) also 12, 16 and 24 (float: 64, 128, 192, 256, 384). Wider rows, measured, go faster through
+// the grouped passes below (a row of 48 vectors no longer fits the registers and spills).
 template <class T, class Arch, class F>
 void with_width(std::size_t dim, F&& f) {
     constexpr std::size_t W = lanes_v<T, Arch>;
     if constexpr (has_simd_v<T, Arch>) {
         if (dim == 4 * W) return f(std::integral_constant<std::size_t, 4 * W>{});
         if (dim == 8 * W) return f(std::integral_constant<std::size_t, 8 * W>{});
+        if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
+            if (dim == 12 * W) return f(std::integral_constant<std::size_t, 12 * W>{});
+            if (dim == 16 * W) return f(std::integral_constant<std::size_t, 16 * W>{});
+            if (dim == 24 * W) return f(std::integral_constant<std::size_t, 24 * W>{});
+        }
     }
     f(dim);
 }
@@ -89,7 +97,7 @@ std::array<T*, R> rows_at(T* base, std::size_t r, std::size_t dim) {
 // Pass 3 of one row: y = (x - mean) rstd gamma + beta, gamma / beta present or not (compile time); stream:
 // streaming stores (streaming.hpp).
 template <class Arch, bool HasGamma, bool HasBeta, class T, class N>
-void normalise_row(N n, const T* x, T mean, T rstd, const T* gamma, const T* beta, T* y, bool stream) {
+LNFOLD_ALWAYS_INLINE void normalise_row(N n, const T* x, T mean, T rstd, const T* gamma, const T* beta, T* y, bool stream) {
     if constexpr (HasGamma && HasBeta)
         row_map_to<Arch>(
             stream, n, y,
@@ -111,7 +119,7 @@ void normalise_row(N n, const T* x, T mean, T rstd, const T* gamma, const T* bet
 // Passes 2 and 3 of a group whose means are known (pass 1 was a shifted sum over x, or the fused add); rstd
 // receives 1/std per row.
 template <class Arch, bool HasGamma, bool HasBeta, class T, std::size_t R, class N>
-void layer_norm_finish_group(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T, R>& y, const row_ptrs<T, R>& next,
+LNFOLD_ALWAYS_INLINE void layer_norm_finish_group(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T, R>& y, const row_ptrs<T, R>& next,
                              const T* gamma, const T* beta, T eps, const std::array<T, R>& mean,
                              std::array<T, R>& rstd, bool stream) {
     const std::array<T, R> ss = group_sum<Arch, (R > 1)>(
@@ -139,7 +147,7 @@ std::array<T, R> shifted_mean(const std::array<T, R>& shift, const std::array<T,
 
 // LayerNorm of one group of R rows; mean / rstd receive its statistics.
 template <class Arch, bool HasGamma, bool HasBeta, class T, std::size_t R, class N>
-void layer_norm_group(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T, R>& y, const row_ptrs<T, R>& next,
+LNFOLD_ALWAYS_INLINE void layer_norm_group(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T, R>& y, const row_ptrs<T, R>& next,
                       const T* gamma, const T* beta, T eps, std::array<T, R>& mean, std::array<T, R>& rstd,
                       bool stream) {
     std::array<T, R> shift;

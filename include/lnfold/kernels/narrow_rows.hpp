@@ -1,6 +1,6 @@
 #pragma once
-// Narrow rows: the forward norm kernels for rows of exactly V vectors (V = 4 or 8: AVX-512 float d = 64 and 128,
-// AVX2 d = 32 and 64), with the row held in registers.
+// Narrow rows: the forward norm kernels for rows of exactly V vectors (V = 4 or 8; on AVX-512 also 12, 16, 24:
+// float d = 64 .. 384; see with_width in layer_norm.hpp), with the row held in registers.
 //
 // A row is loaded once; its passes run on registers (the wide path, layer_norm.hpp, re-reads the row from L1 for
 // each pass and loads gamma / beta per row); gamma and beta are loaded into registers once per thread's range.
@@ -59,7 +59,7 @@ LNFOLD_ALWAYS_INLINE void store_regs(T* p, const row_regs<T, Arch, V>& v, bool s
 // the horizontal sum.
 template <class T, class Arch, std::size_t V, class F>
 LNFOLD_ALWAYS_INLINE T sum_regs(const row_regs<T, Arch, V>& v, F f) {
-    static_assert(V % 4 == 0, "narrow rows are four or eight vectors");
+    static_assert(V % 4 == 0, "narrow rows are a multiple of four vectors");
     using B = xsimd::batch<T, Arch>;
     std::array<B, 4> a;
     a.fill(B(T(0)));

@@ -115,7 +115,7 @@ inline void prefetch_line(const T* p, std::size_t i) {
 
 // out[i] = f(p[i]...) over [0, n).
 template <class Arch, class T, class N, class F, class... P>
-void row_map(N n, T* out, F&& fn, const P*... p) {
+LNFOLD_ALWAYS_INLINE void row_map(N n, T* out, F&& fn, const P*... p) {
     const auto f = fn;  // a local copy: stores to out cannot alias its captures, so they stay in registers
     std::size_t i = 0;
     if constexpr (has_simd_v<T, Arch>) {
@@ -140,7 +140,7 @@ using out_row_ptrs = std::array<T*, R>;
 // The scalar tail of a sum from element i on (the whole row on the scalar path), added to the vector total:
 // two chains in scalar_acc_t (acc = f(acc, value), as in the vector part).
 template <class T, class N, class F, class Load>
-T tail_sum(std::size_t i, N n, T total, const F& f, Load&& load) {
+LNFOLD_ALWAYS_INLINE T tail_sum(std::size_t i, N n, T total, const F& f, Load&& load) {
     using S = scalar_acc_t<T>;
     S t0 = S(0), t1 = S(0);
     for (; i + 2 <= n; i += 2) {
@@ -161,7 +161,7 @@ inline constexpr bool is_fixed_width_v = !std::is_same_v<N, std::size_t>;
 // reduced. value(j, i) gives the batch at element i of row j (a load, or the fused add). The rows' loops run
 // interleaved, so that their add chains overlap; each accumulator sees the same additions as in a group of one.
 template <class B, std::size_t R, class F, class Value>
-std::array<B, R> group_parts(std::size_t n, const std::array<F, R>& f, Value&& value) {
+LNFOLD_ALWAYS_INLINE std::array<B, R> group_parts(std::size_t n, const std::array<F, R>& f, Value&& value) {
     constexpr std::size_t W = B::size;
     std::array<B, R> part;
     std::array<std::array<B, 4>, R> a;
@@ -186,7 +186,7 @@ std::array<T, R> reduce_rows(const std::array<B, R>& part) {
 // one) are prefetched meanwhile, one line per vector of each (this pass reads from L1, so the line fill
 // buffers are free).
 template <class Arch, bool Prefetch, class T, std::size_t R, class Make>
-std::array<T, R> group_sum(std::size_t n, const row_ptrs<T, R>& rows, Make&& make, const row_ptrs<T, R>& next_rows) {
+LNFOLD_ALWAYS_INLINE std::array<T, R> group_sum(std::size_t n, const row_ptrs<T, R>& rows, Make&& make, const row_ptrs<T, R>& next_rows) {
     const auto f = per_row<R>(make);
     const row_ptrs<T, R> x = rows, next = next_rows;  // local copies: they stay in registers
     std::array<T, R> total{};
@@ -208,7 +208,7 @@ std::array<T, R> group_sum(std::size_t n, const row_ptrs<T, R>& rows, Make&& mak
 // sum_j = a_j + b_j (stored) and s_j = Σ_i make(j)(sum_j[i]) in one pass: the fused residual add. Same
 // accumulators and order as group_sum over the stored sums, so the result equals group_sum on sum_j exactly.
 template <class Arch, class T, std::size_t R, class Make>
-std::array<T, R> group_add_sum(std::size_t n, const row_ptrs<T, R>& a_rows, const row_ptrs<T, R>& b_rows,
+LNFOLD_ALWAYS_INLINE std::array<T, R> group_add_sum(std::size_t n, const row_ptrs<T, R>& a_rows, const row_ptrs<T, R>& b_rows,
                                const out_row_ptrs<T, R>& sum_rows, Make&& make) {
     const auto f = per_row<R>(make);
     const row_ptrs<T, R> a = a_rows, b = b_rows;

@@ -24,7 +24,7 @@ namespace detail {
 // Pass 2 of one row: y = x rrms gamma + beta (normalise_row with mean 0 would spend a subtraction per element);
 // stream: streaming stores.
 template <class Arch, bool HasGamma, bool HasBeta, class T, class N>
-void scale_row(N n, const T* x, T rrms, const T* gamma, const T* beta, T* y, bool stream) {
+LNFOLD_ALWAYS_INLINE void scale_row(N n, const T* x, T rrms, const T* gamma, const T* beta, T* y, bool stream) {
     if constexpr (HasGamma && HasBeta)
         row_map_to<Arch>(
             stream, n, y, [=](auto v, auto g, auto b) { using V = decltype(v); return mul_add(v * V(rrms), g, b); }, x,
@@ -42,7 +42,7 @@ void scale_row(N n, const T* x, T rrms, const T* gamma, const T* beta, T* y, boo
 
 // Pass 2 of a group whose sums of squares are known; returns 1/rms per row.
 template <class Arch, bool HasGamma, bool HasBeta, class T, std::size_t R, class N>
-std::array<T, R> rms_norm_finish_group(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T, R>& y,
+LNFOLD_ALWAYS_INLINE std::array<T, R> rms_norm_finish_group(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T, R>& y,
                                        const std::array<T, R>& ss, const T* gamma, const T* beta, T eps,
                                        bool stream) {
     const std::array<T, R> rrms = group_inverse_std<Arch>(ss, x, n, std::array<T, R>{}, eps);
@@ -54,7 +54,7 @@ std::array<T, R> rms_norm_finish_group(N n, const row_ptrs<T, R>& x, const out_r
 // the group is read from where it is, as copy reads it. Prefetching the output rows for writing during pass 1
 // was measured slower.)
 template <class Arch, bool HasGamma, bool HasBeta, class T, std::size_t R, class N>
-std::array<T, R> rms_norm_group(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T, R>& y, const row_ptrs<T, R>& next,
+LNFOLD_ALWAYS_INLINE std::array<T, R> rms_norm_group(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T, R>& y, const row_ptrs<T, R>& next,
                                 const T* gamma, const T* beta, T eps, bool stream) {
     const std::array<T, R> ss =
         group_sum<Arch, false>(n, x, [](std::size_t) { return [](auto acc, auto v) { return mul_add(v, v, acc); }; }, next);

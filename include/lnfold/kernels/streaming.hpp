@@ -93,7 +93,7 @@ inline void stream_fence() {
 // vector-aligned element of out, aligned streaming stores, a scalar tail. Each element is computed by the same
 // f as in row_map (a vector lane and the scalar form agree exactly), so the output equals row_map's.
 template <class Arch, class T, class N, class F, class... P>
-void row_map_streaming(N n, T* out, F&& fn, const P*... p) {
+LNFOLD_ALWAYS_INLINE void row_map_streaming(N n, T* out, F&& fn, const P*... p) {
     if constexpr (has_simd_v<T, Arch>) {
         using B = xsimd::batch<T, Arch>;
         constexpr std::size_t W = B::size;
@@ -112,7 +112,7 @@ void row_map_streaming(N n, T* out, F&& fn, const P*... p) {
 
 // row_map or row_map_streaming, chosen at run time (one row's output pass).
 template <class Arch, class T, class N, class F, class... P>
-void row_map_to(bool stream, N n, T* out, F&& f, const P*... p) {
+LNFOLD_ALWAYS_INLINE void row_map_to(bool stream, N n, T* out, F&& f, const P*... p) {
     if (stream) row_map_streaming<Arch>(n, out, f, p...);
     else row_map<Arch>(n, out, f, p...);
 }
