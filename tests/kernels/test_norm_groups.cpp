@@ -1,8 +1,8 @@
-// The forward kernels handle rows in groups (interleaved loops), rows of four or eight vectors in registers
+// The forward kernels handle rows in groups (interleaved loops), rows of a few vectors in registers
 // (narrow_rows.hpp), and outputs larger than the cache with streaming stores. A row's result must not depend on
 // any of that: the same row alone, in a group, or in a call starting one row later gives bit-identical outputs
 // and statistics, for every width, including the narrow ones, over enough rows to fill several groups; streaming
-// stores (forced with set_streaming_min_bytes, on outputs that start unaligned) write exactly what normal stores
+// stores (forced with set_streaming_min_bytes, on aligned and unaligned outputs) write exactly what normal stores
 // write. The fused add + norm kernels must equal the unfused kernels on the stored sum exactly. All of it also
 // against the long-double reference.
 #include "kernel_support.hpp"
@@ -11,35 +11,36 @@ using namespace lnfold_test::kernels;
 
 namespace {
 
-// dims plus the fixed widths of every build (4 and 8 vectors: 8/16 double and 16/32 float on SSE2, 32/64 double
-// and 64/128 float on AVX-512) and a width between groups of four rows and single rows.
+// dims plus the register-resident widths of every build (4 and 8 vectors: 8/16 double and 16/32 float on SSE2;
+// 4, 8, 12, 16, 24 vectors on AVX-512: 32/64/96/128/192 double, 64/128/192/256/384 float) and a width between
+// groups of four rows and single rows.
 std::vector<std::size_t> group_dims() {
     std::vector<std::size_t> d = dims;
-    for (std::size_t extra : {std::size_t{32}, std::size_t{128}, std::size_t{256}, std::size_t{2048}}) d.push_back(extra);
-        return d;
-    }
+    for (std::size_t extra : {32, 96, 128, 192, 256, 384, 2048}) d.push_back(extra);
+    return d;
+}
 
-    constexpr std::size_t rows = 37;  // nine groups of four and one
+constexpr std::size_t rows = 37;  // nine groups of four and one
 
-    template <class Arch, class T>
-    void check_layer_norm(std::size_t d, error_report& report) {
-        auto x = random_buffer<T>(rows * d, 500 + d, 0.5, 2.0);
-        auto g = random_buffer<T>(d, 501 + d, 1.0, 0.5);
-        auto bt = random_buffer<T>(d, 502 + d);
-        offset_buffer<T> y(rows * d), mean(rows), rstd(rows), shifted(rows * d), shifted_mean(rows), one(d);
-        k::layer_norm_rows<Arch>(x.data(), rows, d, g.data(), bt.data(), T(1e-5), y.data(), mean.data(), rstd.data());
-        k::layer_norm_rows<Arch>(x.data() + d, rows - 1, d, g.data(), bt.data(), T(1e-5), shifted.data(),
-                                 shifted_mean.data());
-        INFO("layer_norm " << type_name<T>() << " " << (k::arch_for_t<T, Arch>::name()) << " d=" << d);
-        CHECK(bit_equal(shifted.data(), y.data() + d, (rows - 1) * d));
-        CHECK(bit_equal(shifted_mean.data(), mean.data() + 1, rows - 1));
-        for (std::size_t r = 0; r < rows; ++r) {
-            T m = 0, s = 0;
-            k::layer_norm_row<Arch>(x.data() + r * d, d, g.data(), bt.data(), T(1e-5), one.data(), m, s);
-            INFO("row " << r);
-            REQUIRE(bit_equal(one.data(), y.data() + r * d, d));
-            REQUIRE(m == mean[r]);
-            REQUIRE(s == rstd[r]);
+template <class Arch, class T>
+void check_layer_norm(std::size_t d, error_report& report) {
+    auto x = random_buffer<T>(rows * d, 500 + d, 0.5, 2.0);
+    auto g = random_buffer<T>(d, 501 + d, 1.0, 0.5);
+    auto bt = random_buffer<T>(d, 502 + d);
+    offset_buffer<T> y(rows * d), mean(rows), rstd(rows), shifted(rows * d), shifted_mean(rows), one(d);
+    k::layer_norm_rows<Arch>(x.data(), rows, d, g.data(), bt.data(), T(1e-5), y.data(), mean.data(), rstd.data());
+    k::layer_norm_rows<Arch>(x.data() + d, rows - 1, d, g.data(), bt.data(), T(1e-5), shifted.data(),
+                             shifted_mean.data());
+    INFO("layer_norm " << type_name<T>() << " " << (k::arch_for_t<T, Arch>::name()) << " d=" << d);
+    CHECK(bit_equal(shifted.data(), y.data() + d, (rows - 1) * d));
+    CHECK(bit_equal(shifted_mean.data(), mean.data() + 1, rows - 1));
+    for (std::size_t r = 0; r < rows; ++r) {
+        T m = 0, s = 0;
+        k::layer_norm_row<Arch>(x.data() + r * d, d, g.data(), bt.data(), T(1e-5), one.data(), m, s);
+        INFO("row " << r);
+        REQUIRE(bit_equal(one.data(), y.data() + r * d, d));
+        REQUIRE(m == mean[r]);
+        REQUIRE(s == rstd[r]);
     }
     const auto want = ref::layer_norm(x.data(), rows, d, g.data(), bt.data(), real(T(1e-5)));
     const real e = max_rel_error(y.data(), want.y, rows * d);
