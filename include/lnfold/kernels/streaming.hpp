@@ -5,11 +5,13 @@
 // hundreds of MiB that is one extra read of memory per element (x read + y read + y written, 12 bytes per float
 // instead of 8) and the output evicts everything else. A streaming store writes the line to memory through the
 // write-combining buffers without reading it. The norm kernels' output pass uses them when the output is at least
-// streaming_min_bytes() (the last-level cache size), where nothing will find the output in cache anyway; the
-// values written are the same either way, so results do not depend on this choice.
+// streaming_min_bytes(), where the output would not stay in this core's share of the cache anyway; the values
+// written are the same either way, so results do not depend on this choice. Measured on the development VM (2
+// cores, which reports a shared 260 MiB L3): outputs of 4 to 16 MiB run at the same speed either way, 32 MiB and
+// more twice as fast streamed (docs/kernels.md).
 //
 //   streaming_min_bytes()                    the threshold: LNFOLD_STREAMING_MIN_BYTES if defined, else the L3
-//                                            size the OS reports (sysconf), else 32 MiB
+//                                            size the OS reports (sysconf), at most 32 MiB
 //   set_streaming_min_bytes(bytes)           changes it for the process (0: always stream; SIZE_MAX: never)
 //   row_map_to<Arch>(stream, n, out, f, p...) row_map (reduce.hpp), with streaming stores when `stream`
 //   stream_fence()                           orders a thread's streaming stores before what follows (sfence);
@@ -40,8 +42,8 @@ inline std::size_t default_streaming_min_bytes() {
 #if defined(_SC_LEVEL3_CACHE_SIZE)
     l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
 #endif
-    constexpr std::size_t fallback = std::size_t{32} << 20;
-    return l3 > 0 ? static_cast<std::size_t>(l3) : fallback;
+    constexpr std::size_t cap = std::size_t{32} << 20;  // an L3 is shared: a core's part of it is far smaller
+    return l3 > 0 && static_cast<std::size_t>(l3) < cap ? static_cast<std::size_t>(l3) : cap;
 #endif
 }
 
