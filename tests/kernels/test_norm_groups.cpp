@@ -103,7 +103,8 @@ struct streaming_threshold_scope {
 
 // Every forward kernel with streaming stores forced (threshold 0) equals the same call with normal stores
 // (threshold SIZE_MAX), bit for bit: outputs (64-byte aligned, and one element past that, so that the scalar head
-// runs and narrow rows fall back to normal stores), sums and statistics; RMSNorm also in place.
+// runs and narrow rows fall back to normal stores), sums and statistics; RMSNorm also in place; the backward
+// kernels' dx (and their dgamma / dbeta) too.
 template <class Arch, class T>
 void check_streaming_equals_normal(std::size_t d) {
     auto a = random_buffer<T>(rows * d, 800 + d, 0.5, 2.0);
@@ -114,13 +115,15 @@ void check_streaming_equals_normal(std::size_t d) {
     // every output of the four kernels, each in its own buffer
     struct outputs {
         offset_buffer<T> ln, ln_mean, ln_rstd, rms_in_place, rms_rrms, add_ln_sum, add_ln, add_ln_mean, add_ln_rstd,
-            add_rms_sum, add_rms, add_rms_rrms;
+            add_rms_sum, add_rms, add_rms_rrms, ln_dx, ln_dgamma, ln_dbeta, rms_dx, rms_dgamma;
     };
+    auto dy = random_buffer<T>(rows * d, 804 + d);
     auto run = [&](std::size_t threshold, std::size_t extra) {
         const std::size_t n = rows * d;
         auto rows_of = [&](std::size_t count) { return buffer_at_alignment<T>(count, extra); };
-        outputs o{rows_of(n),    rows_of(rows), rows_of(rows), rows_of(n), rows_of(rows), rows_of(n),
-                  rows_of(n),    rows_of(rows), rows_of(rows), rows_of(n), rows_of(n),    rows_of(rows)};
+        outputs o{rows_of(n), rows_of(rows), rows_of(rows), rows_of(n), rows_of(rows), rows_of(n),
+                  rows_of(n), rows_of(rows), rows_of(rows), rows_of(n), rows_of(n),    rows_of(rows),
+                  rows_of(n), rows_of(d),    rows_of(d),    rows_of(n), rows_of(d)};
         const streaming_threshold_scope scope(threshold);
         k::layer_norm_rows<Arch>(a.data(), rows, d, g.data(), bt.data(), T(1e-5), o.ln.data(), o.ln_mean.data(),
                                  o.ln_rstd.data());
@@ -131,6 +134,10 @@ void check_streaming_equals_normal(std::size_t d) {
                                      o.add_ln.data(), o.add_ln_mean.data(), o.add_ln_rstd.data());
         k::add_rms_norm_rows<Arch>(a.data(), b.data(), rows, d, g.data(), bt.data(), T(1e-5), o.add_rms_sum.data(),
                                    o.add_rms.data(), o.add_rms_rrms.data());
+        k::layer_norm_backward_rows<Arch>(a.data(), dy.data(), rows, d, g.data(), o.ln_mean.data(), o.ln_rstd.data(),
+                                          o.ln_dx.data(), o.ln_dgamma.data(), o.ln_dbeta.data());
+        k::rms_norm_backward_rows<Arch>(a.data(), dy.data(), rows, d, g.data(), o.rms_rrms.data(), o.rms_dx.data(),
+                                        o.rms_dgamma.data(), nullptr);
         return o;
     };
     for (std::size_t extra : {std::size_t{0}, std::size_t{1}}) {
@@ -152,6 +159,11 @@ void check_streaming_equals_normal(std::size_t d) {
         CHECK(same(streamed.add_rms_sum, normal.add_rms_sum, n));
         CHECK(same(streamed.add_rms, normal.add_rms, n));
         CHECK(same(streamed.add_rms_rrms, normal.add_rms_rrms, rows));
+        CHECK(same(streamed.ln_dx, normal.ln_dx, n));
+        CHECK(same(streamed.ln_dgamma, normal.ln_dgamma, d));
+        CHECK(same(streamed.ln_dbeta, normal.ln_dbeta, d));
+        CHECK(same(streamed.rms_dx, normal.rms_dx, n));
+        CHECK(same(streamed.rms_dgamma, normal.rms_dgamma, d));
     }
 }
 

@@ -14,7 +14,8 @@
 // into blocks that depend only on (rows, dim), never on the thread count; each block sums its rows in order into
 // its own partial row, then the partials are added to dgamma/dbeta in block order (columns split over threads).
 // So dx, dgamma and dbeta are bit-identical for every thread count. The partials live in a thread_local buffer
-// of the calling thread that only grows (no allocation per call after warm-up).
+// of the calling thread that only grows (no allocation per call after warm-up). A dx larger than
+// streaming_min_bytes() is written with streaming stores (same values).
 #include <algorithm>
 #include <cstddef>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "lnfold/core/parallel.hpp"
 #include "lnfold/kernels/arch.hpp"
 #include "lnfold/kernels/reduce.hpp"
+#include "lnfold/kernels/streaming.hpp"
 
 namespace lnfold::kernels {
 
@@ -50,10 +52,10 @@ T* grad_workspace(std::size_t n) {
 }
 
 // One row of the backward. `Stat` is mean (LayerNorm) or unused (RMSNorm: Centred = false). pg / pb: partial
-// dgamma / dbeta rows or nullptr; dx or nullptr.
+// dgamma / dbeta rows or nullptr; dx or nullptr; stream: dx written with streaming stores (streaming.hpp).
 template <class Arch, bool Centred, bool HasGamma, class T>
 void norm_backward_row(const T* x, const T* dy, std::size_t n, const T* gamma, T mean, T rstd, T* dx, T* pg,
-                       T* pb) {
+                       T* pb, bool stream) {
     const T c = Centred ? mean : T(0);
     // xhat and g for one vector or scalar
     auto xhat_of = [=](auto xv) {
@@ -101,16 +103,16 @@ void norm_backward_row(const T* x, const T* dy, std::size_t n, const T* gamma, T
     const T mg = Centred ? sum_g / T(n) : T(0);
     const T mgx = sum_gx / T(n);
     if constexpr (HasGamma)
-        row_map<Arch>(
-            n, dx,
+        row_map_to<Arch>(
+            stream, n, dx,
             [=](auto xv, auto dv, auto gv) {
                 using V = decltype(xv);
                 return V(rstd) * mul_add(-xhat_of(xv), V(mgx), mul_add(dv, gv, -V(mg)));
             },
             x, dy, gamma);
     else
-        row_map<Arch>(
-            n, dx,
+        row_map_to<Arch>(
+            stream, n, dx,
             [=](auto xv, auto dv) {
                 using V = decltype(xv);
                 return V(rstd) * mul_add(-xhat_of(xv), V(mgx), dv - V(mg));
@@ -131,6 +133,7 @@ void norm_backward_rows(const char* kernel, const T* x, const T* dy, std::size_t
     const grad_blocks blocks = make_grad_blocks(rows, dim);
     const std::size_t per_block = (dgamma ? dim : 0) + (dbeta ? dim : 0);
     T* partials = per_block ? grad_workspace<T>(blocks.count * per_block) : nullptr;
+    const bool stream = dx && rows * dim * sizeof(T) >= streaming_min_bytes();
     auto run = [&]<bool G>() {
         parallel_for_rows(blocks.count, blocks.rows_per_block * dim, [&](std::size_t b0, std::size_t b1) {
             for (std::size_t blk = b0; blk < b1; ++blk) {
@@ -141,8 +144,9 @@ void norm_backward_rows(const char* kernel, const T* x, const T* dy, std::size_t
                 for (std::size_t r = blk * blocks.rows_per_block; r < r_end; ++r)
                     norm_backward_row<A, Centred, G>(x + r * dim, dy + r * dim, dim, gamma,
                                                      Centred ? mean[r] : T(0), rstd[r],
-                                                     dx ? dx + r * dim : nullptr, pg, pb);
+                                                     dx ? dx + r * dim : nullptr, pg, pb, stream);
             }
+            if (stream) stream_fence();
         });
     };
     if (gamma) run.template operator()<true>();
