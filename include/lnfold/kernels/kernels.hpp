@@ -6,3 +6,4 @@
 #include "lnfold/kernels/norm_backward.hpp"
 #include "lnfold/kernels/reduce.hpp"
 #include "lnfold/kernels/rms_norm.hpp"
+#include "lnfold/kernels/streaming.hpp"
