@@ -14,10 +14,9 @@
 // divisions and square roots overlap, and pass 2 prefetches the next group into L1; pass 3 then writes the rows
 // one after the other (one store stream, as the hardware prefetchers like best). Rows of 4 or 8 vectors exactly
 // (and 12, 16, 24 on AVX-512) are held in registers instead (narrow_rows.hpp: one read of memory, same
-// arithmetic; see with_width). A row's
-// arithmetic never depends on its group, so the result is bit-identical for every thread count and every number
-// of rows. Outputs larger than the last-level cache are written with streaming stores (streaming.hpp; same
-// values). y may be x (in place).
+// arithmetic; see with_width). A row's arithmetic never depends on its group, so the result is bit-identical for
+// every thread count and every number of rows. Large outputs are written with streaming stores (streaming.hpp;
+// same values). y may be x (in place).
 #include <array>
 #include <cstddef>
 #include <type_traits>
@@ -78,12 +77,6 @@ void for_each_group(std::size_t rows, std::size_t dim, bool stream, Group&& grou
     };
     if (group_rows<T, Arch>(dim) > 1) run.template operator()<max_group_rows<Arch>>();
     else run.template operator()<1>();
-}
-
-// Whether a kernel writing `rows` rows of `dim` elements of T uses streaming stores (streaming.hpp).
-template <class T>
-bool use_streaming(std::size_t rows, std::size_t dim) {
-    return rows * dim * sizeof(T) >= streaming_min_bytes();
 }
 
 // Pointers to R consecutive rows of width dim starting at row r.

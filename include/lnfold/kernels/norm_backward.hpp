@@ -133,7 +133,7 @@ void norm_backward_rows(const char* kernel, const T* x, const T* dy, std::size_t
     const grad_blocks blocks = make_grad_blocks(rows, dim);
     const std::size_t per_block = (dgamma ? dim : 0) + (dbeta ? dim : 0);
     T* partials = per_block ? grad_workspace<T>(blocks.count * per_block) : nullptr;
-    const bool stream = dx && rows * dim * sizeof(T) >= streaming_min_bytes();
+    const bool stream = dx && use_streaming<T>(rows, dim);
     auto run = [&]<bool G>() {
         parallel_for_rows(blocks.count, blocks.rows_per_block * dim, [&](std::size_t b0, std::size_t b1) {
             for (std::size_t blk = b0; blk < b1; ++blk) {

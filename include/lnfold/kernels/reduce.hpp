@@ -17,7 +17,7 @@
 // added. The group forms interleave their R rows' loops, so that the rows' add chains and horizontal sums
 // overlap. For every row the group forms do exactly the arithmetic of a group of one (same accumulators, same
 // order), so a row's result never depends on how rows are grouped: not on the thread count, not on the number of
-// rows. (Rows of four or eight vectors exactly take the register-resident path, narrow_rows.hpp.)
+// rows. (Rows of a few vectors exactly take the register-resident path, narrow_rows.hpp.)
 // Pointers need no alignment (load_unaligned / store_unaligned); any n >= 0 works, including n < lanes. An
 // output may be one of the inputs exactly (same pointer), never a partly overlapping range.
 #include <array>
@@ -71,11 +71,26 @@ using scalar_acc_t = std::conditional_t<(sizeof(T) < sizeof(double)), double, T>
 // a·b + c, written out rather than left to the compiler: GCC fuses a*b + c into one FMA where it sees fit (GNU
 // mode's default -ffp-contract=fast), and two inlined copies of the same expression may be fused differently,
 // which would break the bit-exactness across groups and thread counts. With FMA in the instruction set this is
-// one fused operation (xsimd::fma, std::fma), else a product and a sum (nothing to fuse). A scalar may accumulate
-// in a wider type C (float products into a double sum: the product is exact there, so both forms agree).
+// one fused operation (the vfmadd intrinsic of the register's width, std::fma), else a product and a sum (nothing
+// to fuse). Not xsimd::fma for batches: xsimd 8.1 has no AVX-512 form and falls back to x * y + z, fused only if
+// the compiler contracts it; a sanitizer build does not, and there the vector lanes and the scalar head / tail of
+// the same row disagreed by an ulp (found by test_norm_groups' streaming check). A scalar may accumulate in a
+// wider type C (float products into a double sum: the product is exact there, so both forms agree).
 template <class T, class Arch>
 inline xsimd::batch<T, Arch> mul_add(const xsimd::batch<T, Arch>& a, const xsimd::batch<T, Arch>& b,
                                      const xsimd::batch<T, Arch>& c) {
+#if defined(__FMA__)
+    constexpr std::size_t bytes = sizeof(xsimd::batch<T, Arch>);
+    constexpr bool is_float = std::is_same_v<T, float>, is_double = std::is_same_v<T, double>;
+#if defined(__AVX512F__)
+    if constexpr (is_float && bytes == 64) return _mm512_fmadd_ps(a, b, c);
+    if constexpr (is_double && bytes == 64) return _mm512_fmadd_pd(a, b, c);
+#endif
+    if constexpr (is_float && bytes == 32) return _mm256_fmadd_ps(a, b, c);
+    if constexpr (is_double && bytes == 32) return _mm256_fmadd_pd(a, b, c);
+    if constexpr (is_float && bytes == 16) return _mm_fmadd_ps(a, b, c);
+    if constexpr (is_double && bytes == 16) return _mm_fmadd_pd(a, b, c);
+#endif
     return xsimd::fma(a, b, c);
 }
 template <class T, class C, class = std::enable_if_t<std::is_floating_point_v<T>>>

@@ -112,6 +112,12 @@ LNFOLD_ALWAYS_INLINE void row_map_streaming(N n, T* out, F&& fn, const P*... p) 
     }
 }
 
+// Whether a kernel writing `rows` rows of `dim` elements of T streams them.
+template <class T>
+bool use_streaming(std::size_t rows, std::size_t dim) {
+    return rows * dim * sizeof(T) >= streaming_min_bytes();
+}
+
 // row_map or row_map_streaming, chosen at run time (one row's output pass).
 template <class Arch, class T, class N, class F, class... P>
 LNFOLD_ALWAYS_INLINE void row_map_to(bool stream, N n, T* out, F&& f, const P*... p) {
