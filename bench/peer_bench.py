@@ -39,13 +39,15 @@ except Exception:  # onnxruntime or onnx missing or broken: no ort columns
     ort = None
 
 KERNELS = {"memcpy": 0, "copy_loop": 1, "stream2": 2, "layer_norm": 3, "rms_norm": 4, "rms_norm_bias": 5,
-           "add_layer_norm": 6, "add_rms_norm": 7, "layer_norm_backward": 8, "rms_norm_backward": 9}
+           "add_layer_norm": 6, "add_rms_norm": 7, "layer_norm_backward": 8, "rms_norm_backward": 9,
+           "copy_streaming": 10, "stream2_streaming": 11}
 DIMS = [64, 128, 192, 256, 384, 768, 1024, 2048, 4096, 8192, 50, 100, 1000, 4097]
 ROWS_FULL = [1, 8, 197, 512, 1576, 4096, 16384]
 ROWS_DEFAULT = [1, 8, 197, 4096]
 DRAM = (131072, 1024)
 EPS = 1e-5
-L2_BYTES = 2 << 20          # per core on the development machine; "in cache" = x and y fit in it
+L2_BYTES = (os.sysconf("SC_LEVEL2_CACHE_SIZE") if "SC_LEVEL2_CACHE_SIZE" in os.sysconf_names else 0) or 2 << 20
+# ^ this core's L2 as the OS reports it (2 MiB if it does not): "in cache" = x and y fit in it
 DRAM_BYTES = 256 << 20      # BENCHMARKS.md: arrays > 256 MiB
 # bytes per element counted for GB/s: read x + write y; add + norm reads 2 and writes 2; backward reads x, dy
 # and writes dx
@@ -231,7 +233,9 @@ class OrtSessions:
         return out
 
 
-LNFOLD_IMPLS = [("copy", "memcpy", "memcpy"), ("copy", "copy_loop", "copy_loop"), ("stream2", "stream2", "stream2"),
+LNFOLD_IMPLS = [("copy", "memcpy", "memcpy"), ("copy", "copy_loop", "copy_loop"),
+                ("copy", "copy_streaming", "copy_streaming"), ("stream2", "stream2", "stream2"),
+                ("stream2", "stream2_streaming", "stream2_streaming"),
                 ("layer_norm", "lnfold.layer_norm", "layer_norm"), ("rms_norm", "lnfold.rms_norm", "rms_norm"),
                 ("rms_norm", "lnfold.rms_norm_bias", "rms_norm_bias"),
                 ("add_layer_norm", "lnfold.add_layer_norm", "add_layer_norm"),
@@ -278,9 +282,10 @@ def summarise(results):
     med = {k: statistics.median(v) for k, v in results.items()}
     rows = []
     for (threads, family, name, r, d), t in sorted(best.items()):
-        copy = min(best.get((threads, "copy", "memcpy", r, d), float("inf")),
-                   best.get((threads, "copy", "copy_loop", r, d), float("inf")))
-        stream = best.get((threads, "stream2", "stream2", r, d), float("inf"))
+        copy = min(best.get((threads, "copy", impl, r, d), float("inf"))
+                   for impl in ("memcpy", "copy_loop", "copy_streaming"))
+        stream = min(best.get((threads, "stream2", impl, r, d), float("inf"))
+                     for impl in ("stream2", "stream2_streaming"))
         reference = stream if family in ("add_layer_norm", "add_rms_norm", "stream2") else copy
         baseline = {"layer_norm": "torch.layer_norm", "rms_norm": "torch.rms(ops,out=)",
                     "add_layer_norm": "torch.add+layer_norm", "add_rms_norm": "torch.add+rms(ops,out=)",
@@ -391,10 +396,11 @@ def targets(rows):
                    f"over {len(values)} shapes; target {'>=' if higher else '<='} {goal}{unit}: {verdict(ok)}{gap}")
 
     in_cache = lambda r, d: 256 <= d <= 4096 and regime(r, d) == "cache" and r >= 8
-    report("In cache (x + y <= 2 MiB, d in 256..4096, rows >= 8), LayerNorm % of copy",
+    l2 = f"{L2_BYTES / (1 << 20):g} MiB, this core's L2"
+    report(f"In cache (x + y <= {l2}, d in 256..4096, rows >= 8), LayerNorm % of copy",
            pct("lnfold.layer_norm", "layer_norm", in_cache), 75)
     report("In cache, RMSNorm % of copy", pct("lnfold.rms_norm", "rms_norm", in_cache), 85)
-    report("In cache (a, b, sum, y <= 2 MiB), add + LayerNorm % of the 2-in/2-out stream kernel",
+    report(f"In cache (a, b, sum, y <= {l2}), add + LayerNorm % of the 2-in/2-out stream kernel",
            pct("lnfold.add_layer_norm", "add_layer_norm",
                lambda r, d: 256 <= d <= 4096 and regime(r, d, 4) == "cache" and r >= 8), 75)
     report("In cache, add + RMSNorm % of the stream kernel",
@@ -551,8 +557,9 @@ def write_doc(args, lnfold, rows, comments, table):
              "(no Python call overhead); torch's and onnxruntime's in Python, which includes their per-call dispatch "
              "(a few microseconds: it dominates at rows = 1 and 8). Every round visits every shape and implementation "
              "in turn; the minimum over rounds is reported. GB/s counts 8 bytes per element (16 for add + norm, "
-             "12 for the backward: x, dy read, dx written). % of copy: against the faster of memcpy and a vectorised "
-             "copy loop at the same shape (add + norm: against the 2-in/2-out stream kernel). torch's F.layer_norm "
+             "12 for the backward: x, dy read, dx written). % of copy: against the fastest of memcpy, a vectorised "
+             "copy loop and that loop with streaming stores at the same shape (add + norm: against the faster of the "
+             "2-in/2-out stream kernel and its streaming form). torch's F.layer_norm "
              "allocates its output on every call (there is no out=); `torch.rms(ops,out=)` preallocates everything. "
              f"Shapes of this run: rows {args.rows} x d {args.dims}" +
              (f", plus the DRAM case {DRAM[0]} x {DRAM[1]}" if args.dram else "") +
@@ -582,11 +589,12 @@ def write_doc(args, lnfold, rows, comments, table):
                  ["torch.layer_norm_backward", "torch.autograd(layer_norm)"]),
                 ("RMSNorm backward", "rms_norm_backward", ["lnfold.rms_norm_backward"], ["torch.autograd(rms ops)"])):
             lines += ["", f"### {title}", ""] + family_table(rows, threads, family, impls, peers, shapes)
-        lines += ["", "### Copy kernels (ns/row)", "", "| rows | d | memcpy | copy loop | stream2 (2 in, 2 out) | torch copy_ |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["", "### Copy kernels (ns/row)", "", "| rows | d | memcpy | copy loop | copy, streaming stores | stream2 (2 in, 2 out) "
+                  "| stream2, streaming stores | torch copy_ |", "|---|---|---|---|---|---|---|---|"]
         for r, d in shapes:
             cells = []
-            for family, impl in (("copy", "memcpy"), ("copy", "copy_loop"), ("stream2", "stream2"), ("copy", "torch.copy_")):
+            for family, impl in (("copy", "memcpy"), ("copy", "copy_loop"), ("copy", "copy_streaming"),
+                                 ("stream2", "stream2"), ("stream2", "stream2_streaming"), ("copy", "torch.copy_")):
                 x = lookup(rows, threads=threads, family=family, impl=impl, rows=r, dim=d)
                 cells.append(fmt(x["ns_per_row"]) if x else "")
             lines.append(f"| {r} | {d} | " + " | ".join(cells) + " |")

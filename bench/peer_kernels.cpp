@@ -34,7 +34,8 @@ namespace k = lnfold::kernels;
 using T = float;
 
 // The copy kernels, the reference of "% of copy": memcpy, a vectorised loop (one load and one store per
-// vector, unaligned like the norm kernels), and the 2-in/2-out stream kernel of add + norm.
+// vector, unaligned like the norm kernels), and the 2-in/2-out stream kernel of add + norm; below, both also with
+// streaming stores.
 void copy_loop(const T* x, T* y, std::size_t n) {
     using B = xsimd::batch<T>;
     constexpr std::size_t W = B::size;
@@ -68,6 +69,20 @@ void stream2(const T* a, const T* b, T* s, T* y, std::size_t n) {
     }
 }
 
+// The same copies with streaming (non-temporal) stores, as lnfold's kernels write outputs too large for the cache
+// (kernels/streaming.hpp, whose row_map_streaming they use): in DRAM a copy with normal stores also reads every
+// output line before writing it, so without these the copy reference would be slower than it has to be.
+void copy_streaming(const T* x, T* y, std::size_t n) {
+    k::detail::row_map_streaming<xsimd::default_arch>(n, y, [](auto v) { return v; }, x);
+    k::detail::stream_fence();
+}
+
+void stream2_streaming(const T* a, const T* b, T* s, T* y, std::size_t n) {
+    k::detail::row_map_streaming<xsimd::default_arch>(n, s, [](auto v) { return v; }, a);
+    k::detail::row_map_streaming<xsimd::default_arch>(n, y, [](auto v) { return v; }, b);
+    k::detail::stream_fence();
+}
+
 }  // namespace
 
 extern "C" {
@@ -99,6 +114,8 @@ enum lnfold_bench_kernel {
     bench_add_rms_norm = 7,
     bench_layer_norm_backward = 8,
     bench_rms_norm_backward = 9,
+    bench_copy_streaming = 10,
+    bench_stream2_streaming = 11,
 };
 
 const char* lnfold_bench_info() {
@@ -127,6 +144,8 @@ double lnfold_bench_time(int kernel, long rows_, long dim_, const lnfold_bench_b
             case bench_memcpy: std::memcpy(m->y, m->x, n * sizeof(T)); return true;
             case bench_copy_loop: copy_loop(m->x, m->y, n); return true;
             case bench_stream2: stream2(m->x, m->b, m->s, m->y, n); return true;
+            case bench_copy_streaming: copy_streaming(m->x, m->y, n); return true;
+            case bench_stream2_streaming: stream2_streaming(m->x, m->b, m->s, m->y, n); return true;
             case bench_layer_norm:
                 k::layer_norm_rows(m->x, rows, dim, m->gamma, m->beta, eps, m->y, m->mean, m->rstd);
                 return true;
