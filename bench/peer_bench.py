@@ -46,8 +46,18 @@ ROWS_FULL = [1, 8, 197, 512, 1576, 4096, 16384]
 ROWS_DEFAULT = [1, 8, 197, 4096]
 DRAM = (131072, 1024)
 EPS = 1e-5
-L2_BYTES = (os.sysconf("SC_LEVEL2_CACHE_SIZE") if "SC_LEVEL2_CACHE_SIZE" in os.sysconf_names else 0) or 2 << 20
-# ^ this core's L2 as the OS reports it (2 MiB if it does not): "in cache" = x and y fit in it
+
+
+def l2_bytes():
+    """This core's L2 as `getconf LEVEL2_CACHE_SIZE` reports it (2 MiB where it does not): "in cache" = x and y fit."""
+    try:
+        out = subprocess.run(["getconf", "LEVEL2_CACHE_SIZE"], capture_output=True, text=True).stdout.strip()
+        return int(out) if out.isdigit() and int(out) > 0 else 2 << 20
+    except OSError:
+        return 2 << 20
+
+
+L2_BYTES = l2_bytes()
 DRAM_BYTES = 256 << 20      # BENCHMARKS.md: arrays > 256 MiB
 # bytes per element counted for GB/s: read x + write y; add + norm reads 2 and writes 2; backward reads x, dy
 # and writes dx
