@@ -12,11 +12,12 @@ using namespace lnfold_test::kernels;
 namespace {
 
 // dims plus the register-resident widths of every build (4 and 8 vectors: 8/16 double and 16/32 float on SSE2;
-// 4, 8, 12, 16, 24 vectors on AVX-512: 32/64/96/128/192 double, 64/128/192/256/384 float) and a width between
-// groups of four rows and single rows.
+// 4, 8, 12, 16, 24 vectors on AVX-512: 32/64/96/128/192 double, 64/128/192/256/384 float) and the widths on
+// either side of the last grouped one (group_rows: 16 KiB groups for RMSNorm and add + norm, rows up to 8 KiB
+// for LayerNorm; AVX-512 4 rows, d = 512 / 1024 double, 1024 / 2048 float; SSE2 2 rows, 1024 / 2048 float).
 std::vector<std::size_t> group_dims() {
     std::vector<std::size_t> d = dims;
-    for (std::size_t extra : {32, 96, 128, 192, 256, 384, 2048}) d.push_back(extra);
+    for (std::size_t extra : {32, 96, 128, 192, 256, 384, 512, 513, 1024, 1025, 2048, 2049}) d.push_back(extra);
     return d;
 }
 

@@ -11,8 +11,9 @@
 // (3) the output. If the squares overflow on finite data (|x| ~ 1e30 in float), pass 2 is redone scaled by
 // 1/max|x - mean|. A NaN or Inf in a row makes that row's output NaN and touches no other row.
 // Rows go in groups (group_rows): passes 1 and 2 of a group's rows run interleaved, so that their reductions,
-// divisions and square roots overlap, and pass 2 prefetches the next group into L1; pass 3 then writes the rows
-// one after the other (one store stream, as the hardware prefetchers like best). Rows of 4 or 8 vectors exactly
+// divisions and square roots overlap, and pass 2 prefetches the next group into L1; pass 3 then writes the
+// group's rows together, each vector of gamma and beta loaded once for all of them (group_map; with streaming
+// stores the rows are written one after the other). Rows of 4 or 8 vectors exactly
 // (and 12, 16, 24 on AVX-512) are held in registers instead (narrow_rows.hpp: one read of memory, same
 // arithmetic; see with_width). A row's arithmetic never depends on its group, so the result is bit-identical for
 // every thread count and every number of rows. Large outputs are written with streaming stores (streaming.hpp;
@@ -22,6 +23,7 @@
 #include <type_traits>
 
 #include "lnfold/core/parallel.hpp"
+#include "lnfold/kernels/affine_output.hpp"
 #include "lnfold/kernels/arch.hpp"
 #include "lnfold/kernels/narrow_rows.hpp"
 #include "lnfold/kernels/reduce.hpp"
@@ -32,13 +34,20 @@ namespace lnfold::kernels {
 namespace detail {
 
 // Rows per group: 4 where there are 32 vector registers (AVX-512: 4 rows x 4 accumulators), 2 otherwise, while
-// a group's rows fit in 16 KiB of L1; wider rows go one at a time.
+// a group's rows fit in group_bytes of L1; wider rows go one at a time. The budgets, measured on Zen 5 (48 KiB
+// L1d; docs/kernels.md): 16 KiB for RMSNorm and add + norm; for LayerNorm, whose three passes over the group gain
+// more from it, rows of up to 8 KiB (AVX-512: 32 KiB, d = 1536 and 2048 10% faster; 48 KiB groups, d = 3072,
+// no faster; SSE2: 2 rows of 12 or 16 KiB were 5% slower, so 16 KiB as before).
 template <class Arch>
 inline constexpr std::size_t max_group_rows = std::is_base_of_v<xsimd::avx512f, Arch> ? 4 : 2;
 
+inline constexpr std::size_t default_group_bytes = 16384;
+template <class Arch>
+inline constexpr std::size_t layer_norm_group_bytes = max_group_rows<Arch> * 8192;
+
 template <class T, class Arch>
-constexpr std::size_t group_rows(std::size_t dim) {
-    return max_group_rows<Arch> * dim * sizeof(T) <= 16384 ? max_group_rows<Arch> : 1;
+constexpr std::size_t group_rows(std::size_t dim, std::size_t group_bytes) {
+    return max_group_rows<Arch> * dim * sizeof(T) <= group_bytes ? max_group_rows<Arch> : 1;
 }
 
 // Calls f(n) with n = std::integral_constant<std::size_t, dim> when a row is a width the register-resident path
@@ -65,7 +74,7 @@ void with_width(std::size_t dim, F&& f) {
 // prefetching it is harmless). Threads split rows (parallel_for_rows); each thread cuts its range into groups of
 // group_rows(dim) and single rows for the rest. stream: the kernel writes with streaming stores, and each thread
 // fences them when its range is done.
-template <class T, class Arch, class Group>
+template <class T, class Arch, std::size_t GroupBytes = default_group_bytes, class Group>
 void for_each_group(std::size_t rows, std::size_t dim, bool stream, Group&& group) {
     auto run = [&]<std::size_t R>() {
         parallel_for_rows(rows, dim, [&](std::size_t begin, std::size_t end) {
@@ -75,7 +84,7 @@ void for_each_group(std::size_t rows, std::size_t dim, bool stream, Group&& grou
             if (stream) stream_fence();
         });
     };
-    if (group_rows<T, Arch>(dim) > 1) run.template operator()<max_group_rows<Arch>>();
+    if (group_rows<T, Arch>(dim, GroupBytes) > 1) run.template operator()<max_group_rows<Arch>>();
     else run.template operator()<1>();
 }
 
@@ -87,26 +96,23 @@ std::array<T*, R> rows_at(T* base, std::size_t r, std::size_t dim) {
     return p;
 }
 
-// Pass 3 of one row: y = (x - mean) rstd gamma + beta, gamma / beta present or not (compile time); stream:
-// streaming stores (streaming.hpp).
-template <class Arch, bool HasGamma, bool HasBeta, class T, class N>
-LNFOLD_ALWAYS_INLINE void normalise_row(N n, const T* x, T mean, T rstd, const T* gamma, const T* beta, T* y, bool stream) {
-    if constexpr (HasGamma && HasBeta)
-        row_map_to<Arch>(
-            stream, n, y,
-            [=](auto v, auto g, auto b) { using V = decltype(v); return mul_add((v - V(mean)) * V(rstd), g, b); }, x,
-            gamma, beta);
-    else if constexpr (HasGamma)
-        row_map_to<Arch>(
-            stream, n, y, [=](auto v, auto g) { using V = decltype(v); return (v - V(mean)) * V(rstd) * g; }, x,
-            gamma);
-    else if constexpr (HasBeta)
-        row_map_to<Arch>(
-            stream, n, y, [=](auto v, auto b) { using V = decltype(v); return mul_add(v - V(mean), V(rstd), b); }, x,
-            beta);
-    else
-        row_map_to<Arch>(
-            stream, n, y, [=](auto v) { using V = decltype(v); return (v - V(mean)) * V(rstd); }, x);
+// The output pass of a group of R rows with statistics (mean_j, r_j) (mean unused when !Centre). Rows of a group
+// stay in L1 (group_rows), and their outputs are written together (group_map: gamma and beta loaded once for the
+// R rows). With streaming stores (stream) the rows are written one after the other instead (row_map_streaming:
+// each row has its own aligned head), as is a group of one row.
+template <class Arch, bool Centre, bool HasGamma, bool HasBeta, class T, std::size_t R, class N>
+LNFOLD_ALWAYS_INLINE void affine_output_rows(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T, R>& y,
+                                             const std::array<T, R>& mean, const std::array<T, R>& r,
+                                             const T* gamma, const T* beta, bool stream) {
+    with_affine_args<HasGamma, HasBeta>(gamma, beta, [&](const auto*... p) LNFOLD_ALWAYS_INLINE_LAMBDA {
+        if (R == 1 || stream) {
+            for (std::size_t j = 0; j < R; ++j)
+                row_map_to<Arch>(stream, n, y[j], affine_output<Centre, HasGamma, HasBeta>(mean[j], r[j]), x[j], p...);
+        } else {
+            group_map<Arch>(
+                n, y, x, [&](std::size_t j) { return affine_output<Centre, HasGamma, HasBeta>(mean[j], r[j]); }, p...);
+        }
+    });
 }
 
 // Passes 2 and 3 of a group whose means are known (pass 1 was a shifted sum over x, or the fused add); rstd
@@ -126,8 +132,7 @@ LNFOLD_ALWAYS_INLINE void layer_norm_finish_group(N n, const row_ptrs<T, R>& x, 
         },
         next);
     rstd = group_inverse_std<Arch>(ss, x, n, mean, eps);
-    for (std::size_t j = 0; j < R; ++j)
-        normalise_row<Arch, HasGamma, HasBeta>(n, x[j], mean[j], rstd[j], gamma, beta, y[j], stream);
+    affine_output_rows<Arch, true, HasGamma, HasBeta>(n, x, y, mean, rstd, gamma, beta, stream);
 }
 
 // mean_j = shift_j + shifted_j / n (pass 1's result).
@@ -183,7 +188,8 @@ void layer_norm_rows_with(const T* x, std::size_t rows, std::size_t dim, const T
             narrow_layer_norm_rows<Arch, width / lanes_v<T, Arch>, HasGamma, HasBeta>(x, rows, gamma, beta, eps, y,
                                                                                      mean, rstd, stream);
         } else {
-            for_each_group<T, Arch>(rows, width, stream, [&]<std::size_t R>(std::size_t r, std::size_t next) {
+            constexpr std::size_t budget = layer_norm_group_bytes<Arch>;
+            for_each_group<T, Arch, budget>(rows, width, stream, [&]<std::size_t R>(std::size_t r, std::size_t next) {
                 std::array<T, R> m, s;
                 layer_norm_group<Arch, HasGamma, HasBeta>(width, rows_at<R>(x, r, dim), rows_at<R>(y, r, dim),
                                                           rows_at<R>(x, next, dim), gamma, beta, eps, m, s, stream);

@@ -8,6 +8,8 @@
 //   group_sum<Arch, Prefetch>(n, x, make, next)  s_j = the sum acc = make(j)(acc, x_j[i]) over i, prefetching
 //                                                the rows `next` (e.g. make(j)(acc, v) = mul_add(v, v, acc))
 //   group_add_sum<Arch>(n, a, b, sum, make)       sum_j[i] = a_j[i] + b_j[i] (stored), then as group_sum on sum_j
+//   group_map<Arch>(n, out, x, make, s...)        out_j[i] = make(j)(x_j[i], s[i]...), each vector of the shared
+//                                                rows s (gamma, beta) loaded once for the R rows
 //
 // f and make(j) are generic lambdas called with xsimd::batch<T, Arch> values in the vector body and with T in
 // the scalar tail, so one expression serves both (use `using V = decltype(v); V(c)` to broadcast a constant);
@@ -151,6 +153,30 @@ template <class T, std::size_t R>
 using row_ptrs = std::array<const T*, R>;
 template <class T, std::size_t R>
 using out_row_ptrs = std::array<T*, R>;
+
+// out_j[i] = make(j)(x_j[i], s[i]...) for the R rows of a group, where the rows s (gamma, beta) are shared by all
+// rows: each vector of s is loaded once and used for the R rows (row_map per row loads it R times, and at
+// d = 1024 and more gamma and beta no longer stay in L1 next to x and y). Every element is computed by the same
+// f as in row_map, vector lanes and scalar tail alike, so the output equals R calls of row_map exactly.
+template <class Arch, class T, std::size_t R, class N, class Make, class... P>
+LNFOLD_ALWAYS_INLINE void group_map(N n, const out_row_ptrs<T, R>& out_rows, const row_ptrs<T, R>& x_rows, Make&& make,
+                                    const P*... shared) {
+    const auto f = per_row<R>(make);
+    const out_row_ptrs<T, R> out = out_rows;
+    const row_ptrs<T, R> x = x_rows;
+    std::size_t i = 0;
+    if constexpr (has_simd_v<T, Arch>) {
+        using B = xsimd::batch<T, Arch>;
+        constexpr std::size_t W = B::size;
+        const auto rows_at_vector = [&](std::size_t k, const auto&... s) LNFOLD_ALWAYS_INLINE_LAMBDA {
+            unroll<R>([&](auto j) { detail::store_v(out[j] + k, B(f[j](detail::load_v<B>(x[j] + k), s...))); });
+        };
+        for (; i + W <= n; i += W) rows_at_vector(i, detail::load_v<B>(shared + i)...);
+    }
+    unroll<R>([&](auto j) {
+        for (std::size_t k = i; k < n; ++k) out[j][k] = f[j](x[j][k], shared[k]...);
+    });
+}
 
 // The scalar tail of a sum from element i on (the whole row on the scalar path), added to the vector total:
 // two chains in scalar_acc_t (acc = f(acc, value), as in the vector part).

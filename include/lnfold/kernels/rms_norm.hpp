@@ -7,38 +7,19 @@
 //
 // Two passes over a row: (1) sum of squares, (2) the output. Squares that overflow on finite data are redone
 // scaled by 1/max|x|. NaN or Inf in a row gives NaN in that row only. Rows go in groups as in layer_norm.hpp
-// (pass 1 of a group's rows interleaved while the next group is prefetched, then the rows written one after
-// the other); bit-identical for every thread count and number of rows; y may be x (in place).
+// (pass 1 of a group's rows interleaved while the next group is prefetched, then the group's outputs written
+// together, sharing the loads of gamma and beta); bit-identical for every thread count and number of rows; y may be x (in place).
 #include <array>
 #include <cstddef>
 
 #include "lnfold/core/parallel.hpp"
 #include "lnfold/kernels/arch.hpp"
-#include "lnfold/kernels/layer_norm.hpp"  // the group driver, with_affine
+#include "lnfold/kernels/layer_norm.hpp"  // the group driver, affine_output_rows
 #include "lnfold/kernels/reduce.hpp"
 
 namespace lnfold::kernels {
 
 namespace detail {
-
-// Pass 2 of one row: y = x rrms gamma + beta (normalise_row with mean 0 would spend a subtraction per element);
-// stream: streaming stores.
-template <class Arch, bool HasGamma, bool HasBeta, class T, class N>
-LNFOLD_ALWAYS_INLINE void scale_row(N n, const T* x, T rrms, const T* gamma, const T* beta, T* y, bool stream) {
-    if constexpr (HasGamma && HasBeta)
-        row_map_to<Arch>(
-            stream, n, y, [=](auto v, auto g, auto b) { using V = decltype(v); return mul_add(v * V(rrms), g, b); }, x,
-            gamma, beta);
-    else if constexpr (HasGamma)
-        row_map_to<Arch>(
-            stream, n, y, [=](auto v, auto g) { using V = decltype(v); return v * V(rrms) * g; }, x, gamma);
-    else if constexpr (HasBeta)
-        row_map_to<Arch>(
-            stream, n, y, [=](auto v, auto b) { using V = decltype(v); return mul_add(v, V(rrms), b); }, x, beta);
-    else
-        row_map_to<Arch>(
-            stream, n, y, [=](auto v) { using V = decltype(v); return v * V(rrms); }, x);
-}
 
 // Pass 2 of a group whose sums of squares are known; returns 1/rms per row.
 template <class Arch, bool HasGamma, bool HasBeta, class T, std::size_t R, class N>
@@ -46,7 +27,8 @@ LNFOLD_ALWAYS_INLINE std::array<T, R> rms_norm_finish_group(N n, const row_ptrs<
                                        const std::array<T, R>& ss, const T* gamma, const T* beta, T eps,
                                        bool stream) {
     const std::array<T, R> rrms = group_inverse_std<Arch>(ss, x, n, std::array<T, R>{}, eps);
-    for (std::size_t j = 0; j < R; ++j) scale_row<Arch, HasGamma, HasBeta>(n, x[j], rrms[j], gamma, beta, y[j], stream);
+    // Centre = false: y = x rrms gamma + beta (a centring by mean 0 would spend a subtraction per element)
+    affine_output_rows<Arch, false, HasGamma, HasBeta>(n, x, y, std::array<T, R>{}, rrms, gamma, beta, stream);
     return rrms;
 }
 
