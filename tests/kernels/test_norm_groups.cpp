@@ -1,6 +1,6 @@
-// The forward kernels handle rows in groups (interleaved loops), rows of a few vectors in registers
-// (narrow_rows.hpp), and outputs larger than the cache with streaming stores. A row's result must not depend on
-// any of that: the same row alone, in a group, or in a call starting one row later gives bit-identical outputs
+// The forward kernels handle rows in groups (interleaved loops), rows of a few vectors in a software pipeline
+// (row_pipeline.hpp: statistics two rows ahead of the output), and outputs larger than the cache with streaming
+// stores. A row's result must not depend on any of that: the same row alone, in a group, or in a call starting one row later gives bit-identical outputs
 // and statistics, for every width, including the narrow ones, over enough rows to fill several groups; streaming
 // stores (forced with set_streaming_min_bytes, on aligned and unaligned outputs) write exactly what normal stores
 // write. The fused add + norm kernels must equal the unfused kernels on the stored sum exactly. All of it also
@@ -11,7 +11,7 @@ using namespace lnfold_test::kernels;
 
 namespace {
 
-// dims plus the register-resident widths of every build (4 and 8 vectors: 8/16 double and 16/32 float on SSE2;
+// dims plus the row pipeline's widths of every build (4 and 8 vectors: 8/16 double and 16/32 float on SSE2;
 // 4, 8, 12, 16, 24 vectors on AVX-512: 32/64/96/128/192 double, 64/128/192/256/384 float) and the widths on
 // either side of the last grouped one (group_rows: 16 KiB groups for RMSNorm and add + norm, rows up to 8 KiB
 // for LayerNorm; AVX-512 4 rows, d = 512 / 1024 double, 1024 / 2048 float; SSE2 2 rows, 1024 / 2048 float).
@@ -35,6 +35,15 @@ void check_layer_norm(std::size_t d, error_report& report) {
     INFO("layer_norm " << type_name<T>() << " " << (k::arch_for_t<T, Arch>::name()) << " d=" << d);
     CHECK(bit_equal(shifted.data(), y.data() + d, (rows - 1) * d));
     CHECK(bit_equal(shifted_mean.data(), mean.data() + 1, rows - 1));
+    // calls of 2 and 3 rows (the row pipeline's fill and drain only), and in place (y = x)
+    for (std::size_t few : {2, 3}) {
+        k::layer_norm_rows<Arch>(x.data() + d, few, d, g.data(), bt.data(), T(1e-5), shifted.data());
+        CHECK(bit_equal(shifted.data(), y.data() + d, few * d));
+    }
+    offset_buffer<T> in_place(rows * d);
+    std::copy(x.data(), x.data() + rows * d, in_place.data());
+    k::layer_norm_rows<Arch>(in_place.data(), rows, d, g.data(), bt.data(), T(1e-5), in_place.data());
+    CHECK(bit_equal(in_place.data(), y.data(), rows * d));
     for (std::size_t r = 0; r < rows; ++r) {
         T m = 0, s = 0;
         k::layer_norm_row<Arch>(x.data() + r * d, d, g.data(), bt.data(), T(1e-5), one.data(), m, s);
@@ -59,6 +68,10 @@ void check_rms_norm(std::size_t d, error_report& report) {
     k::rms_norm_rows<Arch>(x.data() + d, rows - 1, d, g.data(), bt.data(), T(1e-5), shifted.data());
     INFO("rms_norm " << type_name<T>() << " " << (k::arch_for_t<T, Arch>::name()) << " d=" << d);
     CHECK(bit_equal(shifted.data(), y.data() + d, (rows - 1) * d));
+    for (std::size_t few : {2, 3}) {
+        k::rms_norm_rows<Arch>(x.data() + d, few, d, g.data(), bt.data(), T(1e-5), shifted.data());
+        CHECK(bit_equal(shifted.data(), y.data() + d, few * d));
+    }
     for (std::size_t r = 0; r < rows; ++r) {
         const T s = k::rms_norm_row<Arch>(x.data() + r * d, d, g.data(), bt.data(), T(1e-5), one.data());
         INFO("row " << r);
@@ -104,8 +117,7 @@ struct streaming_threshold_scope {
 
 // Every forward kernel with streaming stores forced (threshold 0) equals the same call with normal stores
 // (threshold SIZE_MAX), bit for bit: outputs (64-byte aligned, and one element past that, so that the scalar head
-// runs and narrow rows fall back to normal stores), sums and statistics; RMSNorm also in place; the backward
-// kernels' dx (and their dgamma / dbeta) too.
+// runs), sums and statistics; RMSNorm also in place; the backward kernels' dx (and their dgamma / dbeta) too.
 template <class Arch, class T>
 void check_streaming_equals_normal(std::size_t d) {
     auto a = random_buffer<T>(rows * d, 800 + d, 0.5, 2.0);

@@ -48,8 +48,8 @@ void add_layer_norm_rows_with(const T* a, const T* b, std::size_t rows, std::siz
     const bool stream = use_streaming<T>(rows, dim);  // y only: sum is re-read by the later passes
     with_width<T, Arch>(dim, [&](auto width) {
         if constexpr (is_fixed_width_v<decltype(width)>) {
-            narrow_add_layer_norm_rows<Arch, width / lanes_v<T, Arch>, HasGamma, HasBeta>(a, b, rows, gamma, beta, eps,
-                                                                                         sum, y, mean, rstd, stream);
+            pipelined_add_layer_norm_rows<Arch, HasGamma, HasBeta>(width, a, b, rows, gamma, beta, eps, sum, y, mean,
+                                                                   rstd, stream);
         } else {
             for_each_group<T, Arch>(rows, width, stream, [&]<std::size_t R>(std::size_t r, std::size_t next) {
                 const auto ar = rows_at<R>(a, r, dim);
@@ -80,8 +80,8 @@ void add_rms_norm_rows_with(const T* a, const T* b, std::size_t rows, std::size_
     const bool stream = use_streaming<T>(rows, dim);  // y only, as above
     with_width<T, Arch>(dim, [&](auto width) {
         if constexpr (is_fixed_width_v<decltype(width)>) {
-            narrow_add_rms_norm_rows<Arch, width / lanes_v<T, Arch>, HasGamma, HasBeta>(a, b, rows, gamma, beta, eps,
-                                                                                       sum, y, rrms, stream);
+            pipelined_add_rms_norm_rows<Arch, HasGamma, HasBeta>(width, a, b, rows, gamma, beta, eps, sum, y, rrms,
+                                                                 stream);
         } else {
             for_each_group<T, Arch>(rows, width, stream, [&]<std::size_t R>(std::size_t r, std::size_t) {
                 const std::array<T, R> ss = group_add_sum<Arch>(

@@ -1,6 +1,6 @@
 #pragma once
 // The output expression of the forward norms, y = c · r · gamma + beta, of the wide path (layer_norm.hpp,
-// rms_norm.hpp; narrow_rows.hpp writes the same operations out on registers):
+// rms_norm.hpp, row_pipeline.hpp):
 //   LayerNorm (Centre = true):  c = x - mean, r = rstd;     RMSNorm (Centre = false): c = x, r = rrms.
 //   gamma, beta present:  mul_add(c · r, gamma, beta);      gamma only: c · r · gamma;
 //   beta only:            mul_add(c, r, beta);              neither:    c · r.
@@ -14,19 +14,19 @@ namespace lnfold::kernels::detail {
 // are present (compile time). A generic lambda: batches in the vector body, scalars in the tail.
 template <bool Centre, bool HasGamma, bool HasBeta, class T>
 LNFOLD_ALWAYS_INLINE auto affine_output(T mean, T r) {
-    const auto centred = [=](auto v) {
+    const auto centred = [=](auto v) LNFOLD_ALWAYS_INLINE_LAMBDA {
         using V = decltype(v);
         if constexpr (Centre) return v - V(mean);
         else return v;
     };
     if constexpr (HasGamma && HasBeta)
-        return [=](auto v, auto g, auto b) { using V = decltype(v); return mul_add(centred(v) * V(r), g, b); };
+        return [=](auto v, auto g, auto b) LNFOLD_ALWAYS_INLINE_LAMBDA { using V = decltype(v); return mul_add(centred(v) * V(r), g, b); };
     else if constexpr (HasGamma)
-        return [=](auto v, auto g) { using V = decltype(v); return centred(v) * V(r) * g; };
+        return [=](auto v, auto g) LNFOLD_ALWAYS_INLINE_LAMBDA { using V = decltype(v); return centred(v) * V(r) * g; };
     else if constexpr (HasBeta)
-        return [=](auto v, auto b) { using V = decltype(v); return mul_add(centred(v), V(r), b); };
+        return [=](auto v, auto b) LNFOLD_ALWAYS_INLINE_LAMBDA { using V = decltype(v); return mul_add(centred(v), V(r), b); };
     else
-        return [=](auto v) { using V = decltype(v); return centred(v) * V(r); };
+        return [=](auto v) LNFOLD_ALWAYS_INLINE_LAMBDA { using V = decltype(v); return centred(v) * V(r); };
 }
 
 // Calls f(p...) with p the present ones of the rows gamma, beta (the arguments affine_output's expression takes

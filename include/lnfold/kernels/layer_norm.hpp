@@ -14,8 +14,8 @@
 // divisions and square roots overlap, and pass 2 prefetches the next group into L1; pass 3 then writes the
 // group's rows together, each vector of gamma and beta loaded once for all of them (group_map; with streaming
 // stores the rows are written one after the other). Rows of 4 or 8 vectors exactly
-// (and 12, 16, 24 on AVX-512) are held in registers instead (narrow_rows.hpp: one read of memory, same
-// arithmetic; see with_width). A row's arithmetic never depends on its group, so the result is bit-identical for
+// (and 12, 16, 24 on AVX-512) go through the row pipeline instead (row_pipeline.hpp: each row's statistics two
+// rows ahead of its output, same arithmetic; see with_width). A row's arithmetic never depends on its group, so the result is bit-identical for
 // every thread count and every number of rows. Large outputs are written with streaming stores (streaming.hpp;
 // same values). y may be x (in place).
 #include <array>
@@ -25,7 +25,7 @@
 #include "lnfold/core/parallel.hpp"
 #include "lnfold/kernels/affine_output.hpp"
 #include "lnfold/kernels/arch.hpp"
-#include "lnfold/kernels/narrow_rows.hpp"
+#include "lnfold/kernels/row_pipeline.hpp"
 #include "lnfold/kernels/reduce.hpp"
 #include "lnfold/kernels/streaming.hpp"
 
@@ -50,10 +50,11 @@ constexpr std::size_t group_rows(std::size_t dim, std::size_t group_bytes) {
     return max_group_rows<Arch> * dim * sizeof(T) <= group_bytes ? max_group_rows<Arch> : 1;
 }
 
-// Calls f(n) with n = std::integral_constant<std::size_t, dim> when a row is a width the register-resident path
-// (narrow_rows.hpp) is compiled for, else with n = dim. Those widths: 4 and 8 vectors, and with 32 vector
-// registers (AVX-512) also 12, 16 and 24 (float: 64, 128, 192, 256, 384). Wider rows, measured, go faster through
-// the grouped passes below (a row of 48 vectors no longer fits the registers and spills).
+// Calls f(n) with n = std::integral_constant<std::size_t, dim> when a row is a width the row pipeline
+// (row_pipeline.hpp) is compiled for, else with n = dim. Those widths: 4 and 8 vectors, and with 32 vector
+// registers (AVX-512) also 12, 16 and 24 (float: 64, 128, 192, 256, 384); the width known at compile time
+// unrolls the row loops completely. Other widths take the grouped passes below (measured at d = 768 they are
+// faster than the pipeline: gamma and beta are loaded once per group).
 template <class T, class Arch, class F>
 void with_width(std::size_t dim, F&& f) {
     constexpr std::size_t W = lanes_v<T, Arch>;
@@ -86,14 +87,6 @@ void for_each_group(std::size_t rows, std::size_t dim, bool stream, Group&& grou
     };
     if (group_rows<T, Arch>(dim, GroupBytes) > 1) run.template operator()<max_group_rows<Arch>>();
     else run.template operator()<1>();
-}
-
-// Pointers to R consecutive rows of width dim starting at row r.
-template <std::size_t R, class T>
-std::array<T*, R> rows_at(T* base, std::size_t r, std::size_t dim) {
-    std::array<T*, R> p;
-    for (std::size_t j = 0; j < R; ++j) p[j] = base + (r + j) * dim;
-    return p;
 }
 
 // The output pass of a group of R rows with statistics (mean_j, r_j) (mean unused when !Centre). Rows of a group
@@ -133,14 +126,6 @@ LNFOLD_ALWAYS_INLINE void layer_norm_finish_group(N n, const row_ptrs<T, R>& x, 
         next);
     rstd = group_inverse_std<Arch>(ss, x, n, mean, eps);
     affine_output_rows<Arch, true, HasGamma, HasBeta>(n, x, y, mean, rstd, gamma, beta, stream);
-}
-
-// mean_j = shift_j + shifted_j / n (pass 1's result).
-template <class T, std::size_t R>
-std::array<T, R> shifted_mean(const std::array<T, R>& shift, const std::array<T, R>& shifted, std::size_t n) {
-    std::array<T, R> mean;
-    for (std::size_t j = 0; j < R; ++j) mean[j] = shift[j] + shifted[j] / T(n);
-    return mean;
 }
 
 // LayerNorm of one group of R rows; mean / rstd receive its statistics.
@@ -185,8 +170,7 @@ void layer_norm_rows_with(const T* x, std::size_t rows, std::size_t dim, const T
     const bool stream = use_streaming<T>(rows, dim);
     with_width<T, Arch>(dim, [&](auto width) {
         if constexpr (is_fixed_width_v<decltype(width)>) {
-            narrow_layer_norm_rows<Arch, width / lanes_v<T, Arch>, HasGamma, HasBeta>(x, rows, gamma, beta, eps, y,
-                                                                                     mean, rstd, stream);
+            pipelined_layer_norm_rows<Arch, HasGamma, HasBeta>(width, x, rows, gamma, beta, eps, y, mean, rstd, stream);
         } else {
             constexpr std::size_t budget = layer_norm_group_bytes<Arch>;
             for_each_group<T, Arch, budget>(rows, width, stream, [&]<std::size_t R>(std::size_t r, std::size_t next) {
@@ -212,8 +196,7 @@ void layer_norm_row(const T* x, std::size_t n, nd<const T*> gamma, nd<const T*> 
     detail::with_affine(gamma, beta, [&]<bool G, bool B>() {
         detail::with_width<T, A>(n, [&](auto width) {
             if constexpr (detail::is_fixed_width_v<decltype(width)>) {
-                detail::narrow_layer_norm_rows<A, width / lanes_v<T, A>, G, B>(x, 1, gamma, beta, eps, y, &mean, &rstd,
-                                                                              false);
+                detail::pipelined_layer_norm_rows<A, G, B>(width, x, 1, gamma, beta, eps, y, &mean, &rstd, false);
             } else {
                 std::array<T, 1> m, s;
                 detail::layer_norm_group<A, G, B>(width, detail::row_ptrs<T, 1>{x}, detail::out_row_ptrs<T, 1>{y},

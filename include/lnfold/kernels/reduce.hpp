@@ -19,7 +19,8 @@
 // added. The group forms interleave their R rows' loops, so that the rows' add chains and horizontal sums
 // overlap. For every row the group forms do exactly the arithmetic of a group of one (same accumulators, same
 // order), so a row's result never depends on how rows are grouped: not on the thread count, not on the number of
-// rows. (Rows of a few vectors exactly take the register-resident path, narrow_rows.hpp.)
+// rows. (Rows of a few vectors exactly go through the row pipeline, row_pipeline.hpp, built from these forms with
+// R = 1.)
 // Pointers need no alignment (load_unaligned / store_unaligned); any n >= 0 works, including n < lanes. An
 // output may be one of the inputs exactly (same pointer), never a partly overlapping range.
 #include <array>
@@ -58,7 +59,7 @@ inline void store_v(T* p, const V& v) {
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 template <class T, class Arch>
-inline T hsum(const xsimd::batch<T, Arch>& b) {
+LNFOLD_ALWAYS_INLINE T hsum(const xsimd::batch<T, Arch>& b) {
     return xsimd::hadd(b);
 }
 #if defined(__GNUC__) && !defined(__clang__)
@@ -106,8 +107,8 @@ inline C mul_add(T a, T b, C c) {
 
 // Calls f(std::integral_constant<std::size_t, J>{}) for J = 0 .. R-1: the row loop of a group, always unrolled.
 template <std::size_t R, class F>
-inline void unroll(F&& f) {
-    [&]<std::size_t... J>(std::index_sequence<J...>) {
+LNFOLD_ALWAYS_INLINE void unroll(F&& f) {
+    [&]<std::size_t... J>(std::index_sequence<J...>) LNFOLD_ALWAYS_INLINE_LAMBDA {
         (f(std::integral_constant<std::size_t, J>{}), ...);
     }(std::make_index_sequence<R>{});
 }
@@ -115,8 +116,8 @@ inline void unroll(F&& f) {
 // make(0), ..., make(R-1) as an array (the per-row functions of a group, held by value so their constants
 // stay in registers while the loops store).
 template <std::size_t R, class Make>
-inline auto per_row(Make& make) {
-    return [&]<std::size_t... J>(std::index_sequence<J...>) {
+LNFOLD_ALWAYS_INLINE auto per_row(Make& make) {
+    return [&]<std::size_t... J>(std::index_sequence<J...>) LNFOLD_ALWAYS_INLINE_LAMBDA {
         return std::array{make(J)...};
     }(std::make_index_sequence<R>{});
 }
@@ -154,6 +155,14 @@ using row_ptrs = std::array<const T*, R>;
 template <class T, std::size_t R>
 using out_row_ptrs = std::array<T*, R>;
 
+// Pointers to R consecutive rows of width dim starting at row r.
+template <std::size_t R, class T>
+std::array<T*, R> rows_at(T* base, std::size_t r, std::size_t dim) {
+    std::array<T*, R> p;
+    for (std::size_t j = 0; j < R; ++j) p[j] = base + (r + j) * dim;
+    return p;
+}
+
 // out_j[i] = make(j)(x_j[i], s[i]...) for the R rows of a group, where the rows s (gamma, beta) are shared by all
 // rows: each vector of s is loaded once and used for the R rows (row_map per row loads it R times, and at
 // d = 1024 and more gamma and beta no longer stay in L1 next to x and y). Every element is computed by the same
@@ -169,11 +178,11 @@ LNFOLD_ALWAYS_INLINE void group_map(N n, const out_row_ptrs<T, R>& out_rows, con
         using B = xsimd::batch<T, Arch>;
         constexpr std::size_t W = B::size;
         const auto rows_at_vector = [&](std::size_t k, const auto&... s) LNFOLD_ALWAYS_INLINE_LAMBDA {
-            unroll<R>([&](auto j) { detail::store_v(out[j] + k, B(f[j](detail::load_v<B>(x[j] + k), s...))); });
+            unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA { detail::store_v(out[j] + k, B(f[j](detail::load_v<B>(x[j] + k), s...))); });
         };
         for (; i + W <= n; i += W) rows_at_vector(i, detail::load_v<B>(shared + i)...);
     }
-    unroll<R>([&](auto j) {
+    unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
         for (std::size_t k = i; k < n; ++k) out[j][k] = f[j](x[j][k], shared[k]...);
     });
 }
@@ -192,8 +201,8 @@ LNFOLD_ALWAYS_INLINE T tail_sum(std::size_t i, N n, T total, const F& f, Load&& 
     return total + static_cast<T>(t0 + t1);
 }
 
-// Whether n is a width fixed at compile time (a std::integral_constant, see with_width): such rows take the
-// register-resident path (narrow_rows.hpp).
+// Whether n is a width fixed at compile time (a std::integral_constant, see with_width): such rows go through the
+// row pipeline (row_pipeline.hpp).
 template <class N>
 inline constexpr bool is_fixed_width_v = !std::is_same_v<N, std::size_t>;
 
@@ -206,18 +215,18 @@ LNFOLD_ALWAYS_INLINE std::array<B, R> group_parts(std::size_t n, const std::arra
     constexpr std::size_t W = B::size;
     std::array<B, R> part;
     std::array<std::array<B, 4>, R> a;
-    unroll<R>([&](auto j) { a[j].fill(B(0)); });
+    unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA { a[j].fill(B(0)); });
     std::size_t i = 0;
     for (; i + 4 * W <= n; i += 4 * W)
-        unroll<R>([&](auto j) { unroll<4>([&](auto q) { a[j][q] = f[j](a[j][q], value(j, i + q * W)); }); });
-    for (; i + W <= n; i += W) unroll<R>([&](auto j) { a[j][0] = f[j](a[j][0], value(j, i)); });
-    unroll<R>([&](auto j) { part[j] = (a[j][0] + a[j][1]) + (a[j][2] + a[j][3]); });
+        unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA { unroll<4>([&](auto q) LNFOLD_ALWAYS_INLINE_LAMBDA { a[j][q] = f[j](a[j][q], value(j, i + q * W)); }); });
+    for (; i + W <= n; i += W) unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA { a[j][0] = f[j](a[j][0], value(j, i)); });
+    unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA { part[j] = (a[j][0] + a[j][1]) + (a[j][2] + a[j][3]); });
     return part;
 }
 
 // The horizontal sums of R rows' combined accumulators.
 template <class T, class B, std::size_t R>
-std::array<T, R> reduce_rows(const std::array<B, R>& part) {
+LNFOLD_ALWAYS_INLINE std::array<T, R> reduce_rows(const std::array<B, R>& part) {
     std::array<T, R> total;
     for (std::size_t j = 0; j < R; ++j) total[j] = hsum(part[j]);
     return total;
@@ -235,14 +244,14 @@ LNFOLD_ALWAYS_INLINE std::array<T, R> group_sum(std::size_t n, const row_ptrs<T,
     if constexpr (has_simd_v<T, Arch>) {
         using B = xsimd::batch<T, Arch>;
         constexpr std::size_t W = B::size;
-        const std::array<B, R> part = group_parts<B>(n, f, [&](auto j, std::size_t k) {
+        const std::array<B, R> part = group_parts<B>(n, f, [&](auto j, std::size_t k) LNFOLD_ALWAYS_INLINE_LAMBDA {
             if constexpr (Prefetch) detail::prefetch_line<T, W>(next[j], k);
             return detail::load_v<B>(x[j] + k);
         });
         total = reduce_rows<T>(part);
         i = n / W * W;
     }
-    unroll<R>([&](auto j) { total[j] = tail_sum(i, n, total[j], f[j], [&](std::size_t k) { return x[j][k]; }); });
+    unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA { total[j] = tail_sum(i, n, total[j], f[j], [&](std::size_t k) LNFOLD_ALWAYS_INLINE_LAMBDA { return x[j][k]; }); });
     return total;
 }
 
@@ -259,7 +268,7 @@ LNFOLD_ALWAYS_INLINE std::array<T, R> group_add_sum(std::size_t n, const row_ptr
     if constexpr (has_simd_v<T, Arch>) {
         using B = xsimd::batch<T, Arch>;
         constexpr std::size_t W = B::size;
-        const std::array<B, R> part = group_parts<B>(n, f, [&](auto j, std::size_t k) {
+        const std::array<B, R> part = group_parts<B>(n, f, [&](auto j, std::size_t k) LNFOLD_ALWAYS_INLINE_LAMBDA {
             const B s = detail::load_v<B>(a[j] + k) + detail::load_v<B>(b[j] + k);
             detail::store_v(sum[j] + k, s);
             return s;
@@ -267,11 +276,19 @@ LNFOLD_ALWAYS_INLINE std::array<T, R> group_add_sum(std::size_t n, const row_ptr
         total = reduce_rows<T>(part);
         i = n / W * W;
     }
-    unroll<R>([&](auto j) {
+    unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
         for (std::size_t k = i; k < n; ++k) sum[j][k] = a[j][k] + b[j][k];
-        total[j] = tail_sum(i, n, total[j], f[j], [&](std::size_t k) { return sum[j][k]; });
+        total[j] = tail_sum(i, n, total[j], f[j], [&](std::size_t k) LNFOLD_ALWAYS_INLINE_LAMBDA { return sum[j][k]; });
     });
     return total;
+}
+
+// mean_j = shift_j + shifted_j / n (a LayerNorm's mean from its shifted sum).
+template <class T, std::size_t R>
+std::array<T, R> shifted_mean(const std::array<T, R>& shift, const std::array<T, R>& shifted, std::size_t n) {
+    std::array<T, R> mean;
+    for (std::size_t j = 0; j < R; ++j) mean[j] = shift[j] + shifted[j] / T(n);
+    return mean;
 }
 
 // max_i |x[i] - c| (NaN if any is NaN): only for the rare rescaled path, so scalar.
@@ -295,8 +312,8 @@ T rstd_rescaled(const T* x, std::size_t n, T c, T eps) {
     const row_ptrs<T, 1> row{x};
     const T ss = group_sum<Arch, false>(
         n, row,
-        [=](std::size_t) {
-            return [=](auto acc, auto v) {
+        [=](std::size_t) LNFOLD_ALWAYS_INLINE_LAMBDA {
+            return [=](auto acc, auto v) LNFOLD_ALWAYS_INLINE_LAMBDA {
                 using V = decltype(v);
                 const V d = (v - V(c)) * V(s);
                 return mul_add(d, d, acc);

@@ -51,8 +51,7 @@ void rms_norm_rows_with(const T* x, std::size_t rows, std::size_t dim, const T* 
     const bool stream = use_streaming<T>(rows, dim);
     with_width<T, Arch>(dim, [&](auto width) {
         if constexpr (is_fixed_width_v<decltype(width)>) {
-            narrow_rms_norm_rows<Arch, width / lanes_v<T, Arch>, HasGamma, HasBeta>(x, rows, gamma, beta, eps, y, rrms,
-                                                                                   stream);
+            pipelined_rms_norm_rows<Arch, HasGamma, HasBeta>(width, x, rows, gamma, beta, eps, y, rrms, stream);
         } else {
             for_each_group<T, Arch>(rows, width, stream, [&]<std::size_t R>(std::size_t r, std::size_t next) {
                 const std::array<T, R> s = rms_norm_group<Arch, HasGamma, HasBeta>(
@@ -75,7 +74,7 @@ T rms_norm_row(const T* x, std::size_t n, nd<const T*> gamma, nd<const T*> beta,
     detail::with_affine(gamma, beta, [&]<bool G, bool B>() {
         detail::with_width<T, A>(n, [&](auto width) {
             if constexpr (detail::is_fixed_width_v<decltype(width)>)
-                detail::narrow_rms_norm_rows<A, width / lanes_v<T, A>, G, B>(x, 1, gamma, beta, eps, y, &rrms, false);
+                detail::pipelined_rms_norm_rows<A, G, B>(width, x, 1, gamma, beta, eps, y, &rrms, false);
             else
                 rrms = detail::rms_norm_group<A, G, B>(width, detail::row_ptrs<T, 1>{x}, detail::out_row_ptrs<T, 1>{y},
                                                        detail::row_ptrs<T, 1>{x}, gamma, beta, eps, false)[0];
