@@ -1,10 +1,10 @@
 // The forward kernels handle rows in groups (interleaved loops), rows of a few vectors in a software pipeline
-// (row_pipeline.hpp: statistics two rows ahead of the output), and outputs larger than the cache with streaming
-// stores. A row's result must not depend on any of that: the same row alone, in a group, or in a call starting one row later gives bit-identical outputs
-// and statistics, for every width, including the narrow ones, over enough rows to fill several groups; streaming
-// stores (forced with set_streaming_min_bytes, on aligned and unaligned outputs) write exactly what normal stores
-// write. The fused add + norm kernels must equal the unfused kernels on the stored sum exactly. All of it also
-// against the long-double reference.
+// (row_pipeline.hpp: statistics two rows ahead of the output), and outputs larger than the cache with streaming stores.
+// A row's result must not depend on any of that: the same row alone, in a group, or in a call starting one row later
+// gives bit-identical outputs and statistics, for every width, including the narrow ones, over enough rows to fill
+// several groups; streaming stores (forced with set_streaming_min_bytes, on aligned and unaligned outputs) write
+// exactly what normal stores write. The fused add + norm kernels must equal the unfused kernels on the stored sum
+// exactly. All of it also against the long-double reference.
 #include "kernel_support.hpp"
 
 using namespace lnfold_test::kernels;

@@ -20,11 +20,17 @@ LNFOLD_ALWAYS_INLINE auto affine_output(T mean, T r) {
         else return v;
     };
     if constexpr (HasGamma && HasBeta)
-        return [=](auto v, auto g, auto b) LNFOLD_ALWAYS_INLINE_LAMBDA { using V = decltype(v); return mul_add(centred(v) * V(r), g, b); };
+        return [=](auto v, auto g, auto b) LNFOLD_ALWAYS_INLINE_LAMBDA {
+            using V = decltype(v);
+            return mul_add(centred(v) * V(r), g, b);
+        };
     else if constexpr (HasGamma)
         return [=](auto v, auto g) LNFOLD_ALWAYS_INLINE_LAMBDA { using V = decltype(v); return centred(v) * V(r) * g; };
     else if constexpr (HasBeta)
-        return [=](auto v, auto b) LNFOLD_ALWAYS_INLINE_LAMBDA { using V = decltype(v); return mul_add(centred(v), V(r), b); };
+        return [=](auto v, auto b) LNFOLD_ALWAYS_INLINE_LAMBDA {
+            using V = decltype(v);
+            return mul_add(centred(v), V(r), b);
+        };
     else
         return [=](auto v) LNFOLD_ALWAYS_INLINE_LAMBDA { using V = decltype(v); return centred(v) * V(r); };
 }

@@ -178,7 +178,9 @@ LNFOLD_ALWAYS_INLINE void group_map(N n, const out_row_ptrs<T, R>& out_rows, con
         using B = xsimd::batch<T, Arch>;
         constexpr std::size_t W = B::size;
         const auto rows_at_vector = [&](std::size_t k, const auto&... s) LNFOLD_ALWAYS_INLINE_LAMBDA {
-            unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA { detail::store_v(out[j] + k, B(f[j](detail::load_v<B>(x[j] + k), s...))); });
+            unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
+                detail::store_v(out[j] + k, B(f[j](detail::load_v<B>(x[j] + k), s...)));
+            });
         };
         for (; i + W <= n; i += W) rows_at_vector(i, detail::load_v<B>(shared + i)...);
     }
@@ -218,8 +220,11 @@ LNFOLD_ALWAYS_INLINE std::array<B, R> group_parts(std::size_t n, const std::arra
     unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA { a[j].fill(B(0)); });
     std::size_t i = 0;
     for (; i + 4 * W <= n; i += 4 * W)
-        unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA { unroll<4>([&](auto q) LNFOLD_ALWAYS_INLINE_LAMBDA { a[j][q] = f[j](a[j][q], value(j, i + q * W)); }); });
-    for (; i + W <= n; i += W) unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA { a[j][0] = f[j](a[j][0], value(j, i)); });
+        unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
+            unroll<4>([&](auto q) LNFOLD_ALWAYS_INLINE_LAMBDA { a[j][q] = f[j](a[j][q], value(j, i + q * W)); });
+        });
+    for (; i + W <= n; i += W)
+        unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA { a[j][0] = f[j](a[j][0], value(j, i)); });
     unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA { part[j] = (a[j][0] + a[j][1]) + (a[j][2] + a[j][3]); });
     return part;
 }
@@ -251,7 +256,9 @@ LNFOLD_ALWAYS_INLINE std::array<T, R> group_sum(std::size_t n, const row_ptrs<T,
         total = reduce_rows<T>(part);
         i = n / W * W;
     }
-    unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA { total[j] = tail_sum(i, n, total[j], f[j], [&](std::size_t k) LNFOLD_ALWAYS_INLINE_LAMBDA { return x[j][k]; }); });
+    unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
+        total[j] = tail_sum(i, n, total[j], f[j], [&](std::size_t k) LNFOLD_ALWAYS_INLINE_LAMBDA { return x[j][k]; });
+    });
     return total;
 }
 

@@ -72,7 +72,10 @@ template <class Arch, class T, class N>
 LNFOLD_ALWAYS_INLINE T row_mean(N n, const T* x) {
     const T shift = x[0];
     const std::array<T, 1> shifted = group_sum<Arch, false>(
-        n, row_ptrs<T, 1>{x}, [=](std::size_t) LNFOLD_ALWAYS_INLINE_LAMBDA { return [=](auto acc, auto v) LNFOLD_ALWAYS_INLINE_LAMBDA { return acc + (v - decltype(v)(shift)); }; },
+        n, row_ptrs<T, 1>{x},
+        [=](std::size_t) LNFOLD_ALWAYS_INLINE_LAMBDA {
+            return [=](auto acc, auto v) LNFOLD_ALWAYS_INLINE_LAMBDA { return acc + (v - decltype(v)(shift)); };
+        },
         row_ptrs<T, 1>{x});
     return shifted_mean(std::array<T, 1>{shift}, shifted, n)[0];
 }
@@ -125,7 +128,9 @@ void pipelined_layer_norm_rows(N n, const T* x, std::size_t rows, const T* gamma
                                T* mean, T* rstd, bool stream) {
     pipeline_over_threads<T>(
         rows, n, stream, [=](std::size_t r) LNFOLD_ALWAYS_INLINE_LAMBDA { return row_mean<Arch>(n, x + r * n); },
-        [=](std::size_t r, T m) LNFOLD_ALWAYS_INLINE_LAMBDA { return row_inverse_std<Arch, true>(n, x + r * n, m, eps); },
+        [=](std::size_t r, T m) LNFOLD_ALWAYS_INLINE_LAMBDA {
+            return row_inverse_std<Arch, true>(n, x + r * n, m, eps);
+        },
         [=](std::size_t r, T m, T s) LNFOLD_ALWAYS_INLINE_LAMBDA {
             row_output<Arch, true, G, B>(n, x + r * n, y + r * n, m, s, gamma, beta, stream);
             if (mean) mean[r] = m;
@@ -138,7 +143,9 @@ void pipelined_rms_norm_rows(N n, const T* x, std::size_t rows, const T* gamma, 
                              bool stream) {
     pipeline_over_threads<T>(
         rows, n, stream,
-        [=](std::size_t r) LNFOLD_ALWAYS_INLINE_LAMBDA { return row_inverse_std<Arch, false>(n, x + r * n, T(0), eps); },
+        [=](std::size_t r) LNFOLD_ALWAYS_INLINE_LAMBDA {
+            return row_inverse_std<Arch, false>(n, x + r * n, T(0), eps);
+        },
         [](std::size_t, T s) LNFOLD_ALWAYS_INLINE_LAMBDA { return s; },
         [=](std::size_t r, T s, T) LNFOLD_ALWAYS_INLINE_LAMBDA {
             row_output<Arch, false, G, B>(n, x + r * n, y + r * n, T(0), s, gamma, beta, stream);
@@ -154,7 +161,9 @@ void pipelined_add_layer_norm_rows(N n, const T* a, const T* b, std::size_t rows
         [=](std::size_t r) LNFOLD_ALWAYS_INLINE_LAMBDA {
             return row_add_first<Arch, true>(n, a + r * n, b + r * n, sum + r * n, eps);
         },
-        [=](std::size_t r, T m) LNFOLD_ALWAYS_INLINE_LAMBDA { return row_inverse_std<Arch, true>(n, sum + r * n, m, eps); },
+        [=](std::size_t r, T m) LNFOLD_ALWAYS_INLINE_LAMBDA {
+            return row_inverse_std<Arch, true>(n, sum + r * n, m, eps);
+        },
         [=](std::size_t r, T m, T s) LNFOLD_ALWAYS_INLINE_LAMBDA {
             row_output<Arch, true, G, B>(n, sum + r * n, y + r * n, m, s, gamma, beta, stream);
             if (mean) mean[r] = m;
