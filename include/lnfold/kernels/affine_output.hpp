@@ -1,6 +1,6 @@
 #pragma once
-// The output expression of the forward norms, y = c · r · gamma + beta, of the wide path (layer_norm.hpp,
-// rms_norm.hpp, row_pipeline.hpp):
+// The output expression of the forward norms, y = c · r · gamma + beta, shared by the grouped passes
+// (layer_norm.hpp, rms_norm.hpp) and the row pipeline (row_pipeline.hpp):
 //   LayerNorm (Centre = true):  c = x - mean, r = rstd;     RMSNorm (Centre = false): c = x, r = rrms.
 //   gamma, beta present:  mul_add(c · r, gamma, beta);      gamma only: c · r · gamma;
 //   beta only:            mul_add(c, r, beta);              neither:    c · r.

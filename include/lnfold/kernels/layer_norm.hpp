@@ -16,8 +16,8 @@
 // stores the rows are written one after the other). Rows of 4 or 8 vectors exactly
 // (and 12, 16, 24 on AVX-512) go through the row pipeline instead (row_pipeline.hpp: each row's statistics two
 // rows ahead of its output, same arithmetic; see with_width). A row's arithmetic never depends on its group, so
-// the result is bit-identical for every thread count and every number of rows. Large outputs are written with streaming stores (streaming.hpp;
-// same values). y may be x (in place).
+// the result is bit-identical for every thread count and every number of rows. Large outputs are written with
+// streaming stores (streaming.hpp; same values). y may be x (in place).
 #include <array>
 #include <cstddef>
 #include <type_traits>
