@@ -93,8 +93,9 @@ TEMPLATE_TEST_CASE("backward kernels match the long-double reference", "[kernels
     for (bool scalar : {false, true})
         for (bool ln : {true, false})
             for (bool with_gamma : {true, false})
-                for (std::size_t d : dims) {
-                    const std::size_t rows = 3;
+                for (std::size_t d : dims)
+                    // 3 rows: one by one; 9 rows: two groups of four (backward_group_rows) and one row
+                    for (std::size_t rows : {std::size_t{3}, std::size_t{9}}) {
                     auto x = random_buffer<T>(rows * d, 60 + d, 0.3, 1.5);
                     auto dy = random_buffer<T>(rows * d, 61 + d);
                     auto g = random_buffer<T>(d, 62 + d, 1.0, 0.5);
@@ -114,8 +115,8 @@ TEMPLATE_TEST_CASE("backward kernels match the long-double reference", "[kernels
                     const real eg = with_gamma ? max_rel_error(dg.data(), want.dgamma, d) : real(0);
                     report.note(name + " dx", ex);
                     report.note(name + " dgamma/dbeta", std::max(eg, eb));
-                    INFO(name << " d=" << d << " dx " << double(ex) << " dgamma " << double(eg) << " dbeta "
-                              << double(eb));
+                    INFO(name << " rows=" << rows << " d=" << d << " dx " << double(ex) << " dgamma " << double(eg)
+                              << " dbeta " << double(eb));
                     CHECK(ex <= tolerance<T>() * 2);
                     CHECK(eg <= tolerance<T>());
                     CHECK(eb <= tolerance<T>());
@@ -124,10 +125,35 @@ TEMPLATE_TEST_CASE("backward kernels match the long-double reference", "[kernels
                 }
 }
 
+TEMPLATE_TEST_CASE("a row's dx does not depend on the rows computed with it", "[kernels]", float, double) {
+    // Pass 1 runs over groups of rows; every row must get the arithmetic of a row alone, bit for bit, whatever
+    // its place in the call (in a group of four or in the remainder), on the SIMD and the scalar path.
+    using T = TestType;
+    for (bool scalar : {false, true})
+        for (bool ln : {true, false})
+            for (std::size_t d : {std::size_t{7}, std::size_t{64}, std::size_t{100}, std::size_t{1000}})
+                for (std::size_t rows : {std::size_t{2}, std::size_t{5}, std::size_t{8}, std::size_t{11}}) {
+                    auto x = random_buffer<T>(rows * d, 90 + d, 0.3, 1.5);
+                    auto dy = random_buffer<T>(rows * d, 91 + d);
+                    auto g = random_buffer<T>(d, 92 + d, 1.0, 0.5);
+                    std::vector<T> all(rows * d), dg(d, T(0)), db(d, T(0));
+                    backward(ln, x.data(), dy.data(), rows, d, g.data(), static_cast<const T*>(nullptr), T(1e-5),
+                             all.data(), dg.data(), db.data(), scalar);
+                    for (std::size_t r = 0; r < rows; ++r) {
+                        std::vector<T> one(d), dg1(d, T(0)), db1(d, T(0));
+                        backward(ln, x.data() + r * d, dy.data() + r * d, 1, d, g.data(),
+                                 static_cast<const T*>(nullptr), T(1e-5), one.data(), dg1.data(), db1.data(), scalar);
+                        INFO((ln ? "layer_norm" : "rms_norm") << (scalar ? " scalar" : " simd") << " rows=" << rows
+                                                              << " d=" << d << " row " << r);
+                        CHECK(bit_equal(all.data() + r * d, one.data(), d));
+                    }
+                }
+}
+
 TEMPLATE_TEST_CASE("backward over many rows: blocks of partial sums, SIMD vs scalar, thread count",
                    "[kernels]", float, double) {
     using T = TestType;
-    const std::size_t rows = 300, d = 1000;  // 36 blocks of partial dgamma/dbeta rows
+    const std::size_t rows = 300, d = 1000;  // 25 blocks of 12 rows (three groups of four) of partial sums
     auto x = random_buffer<T>(rows * d, 70, 0.3, 1.5);
     auto dy = random_buffer<T>(rows * d, 71);
     auto g = random_buffer<T>(d, 72, 1.0, 0.5);

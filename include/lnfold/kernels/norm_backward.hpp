@@ -9,14 +9,18 @@
 //     dx     = rrms (g - xhat mean_i(g ⊙ xhat))
 //     dgamma += Σ_rows dy ⊙ xhat,   dbeta += Σ_rows dy                  (dbeta only for RMSNorm with bias)
 //
-// Per row: pass 1 reads x and dy, accumulates Σg and Σg·xhat (two vector accumulators each) and adds dy·xhat and dy
-// into the block's partial dgamma/dbeta rows; pass 2 writes dx. Parameter gradients never race: rows are cut
+// Pass 1 reads x and dy of a group of 4 rows, accumulates each row's Σg and Σg·xhat (two vector accumulators each)
+// and adds dy·xhat and dy into the block's partial dgamma/dbeta rows (each vector of gamma and of the partials
+// loaded and stored once per group, not per row); pass 2 writes the group's dx row by row, re-reading x and dy
+// from cache. A row's dx is the same whatever group it is in (every row gets a group of one's arithmetic), so it
+// does not depend on the number of rows or the thread count. Parameter gradients never race: rows are cut
 // into blocks that depend only on (rows, dim), never on the thread count; each block sums its rows in order into
 // its own partial row, then the partials are added to dgamma/dbeta in block order (columns split over threads).
 // So dx, dgamma and dbeta are bit-identical for every thread count. The partials live in a thread_local buffer
 // of the calling thread that only grows (no allocation per call after warm-up). A dx larger than
 // streaming_min_bytes() is written with streaming stores (same values).
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <vector>
 
@@ -35,12 +39,17 @@ struct grad_blocks {
     std::size_t rows_per_block;
 };
 
+// Rows of a group in pass 1 and pass 2 (backward_block).
+constexpr std::size_t backward_group_rows = 4;
+
 inline grad_blocks make_grad_blocks(std::size_t rows, std::size_t dim) {
     // >= 8 rows per block (partials cost at most 1/8 of the row traffic), >= 8192 elements of work per block,
-    // at most 64 blocks (enough to share among threads).
+    // at most 64 blocks (enough to share among threads); a multiple of backward_group_rows rows per block, so
+    // that only the last block can have rows outside a group.
     std::size_t count = std::min<std::size_t>({rows / 8, rows * dim / 8192, 64});
     count = std::max<std::size_t>(count, 1);
-    const std::size_t per = (rows + count - 1) / count;
+    std::size_t per = (rows + count - 1) / count;
+    per = (per + backward_group_rows - 1) / backward_group_rows * backward_group_rows;
     return {(rows + per - 1) / per, per};
 }
 
@@ -51,73 +60,201 @@ T* grad_workspace(std::size_t n) {
     return buffer.data();
 }
 
-// One row of the backward. `Stat` is mean (LayerNorm) or unused (RMSNorm: Centred = false). pg / pb: partial
-// dgamma / dbeta rows or nullptr; dx or nullptr; stream: dx written with streaming stores (streaming.hpp).
-template <class Arch, bool Centred, bool HasGamma, class T>
-void norm_backward_row(const T* x, const T* dy, std::size_t n, const T* gamma, T mean, T rstd, T* dx, T* pg,
-                       T* pb, bool stream) {
-    const T c = Centred ? mean : T(0);
-    // xhat and g for one vector or scalar
-    auto xhat_of = [=](auto xv) {
-        using V = decltype(xv);
-        if constexpr (Centred) return (xv - V(c)) * V(rstd);
-        else return xv * V(rstd);
-    };
+// The two means of one row that its dx needs: mg = mean_i(g) (LayerNorm only) and mgx = mean_i(g ⊙ xhat).
+template <class T>
+struct backward_row_means {
+    T mg, mgx;
+};
+
+// xhat of one vector or scalar, from the row's centre c (mean; 0 for RMSNorm) and rstd.
+template <bool Centred, class V>
+LNFOLD_ALWAYS_INLINE V xhat_of(V xv, V c, V rstd) {
+    if constexpr (Centred) return (xv - c) * rstd;
+    else return xv * rstd;
+}
+
+// Pass 1 of a group of R consecutive rows (row j at x + j n, dy + j n; its centre c[j] (mean; c unused for
+// RMSNorm, Centred = false) and rstd[j]): returns each row's mg and mgx, and adds dy_j ⊙ xhat_j and dy_j into the
+// partial dgamma / dbeta rows pg / pb (each nullptr to skip), row after row. Each vector of gamma, pg and pb is
+// loaded (and pg, pb stored) once for the R rows. Every row gets exactly the arithmetic of a group of one (its own
+// two accumulators per sum, the same order), and pg / pb the same sums, in the same order, as row by row.
+template <std::size_t R, class Arch, bool Centred, bool HasGamma, class T>
+std::array<backward_row_means<T>, R> backward_group_sums(const T* x, const T* dy, std::size_t n, const T* gamma,
+                                                         const T* c, const T* rstd, T* pg, T* pb) {
+    // the rows' constants as values: the stores to pg / pb could alias c and rstd, which would make the compiler
+    // reload them after every store
+    std::array<T, R> centre{}, scale{};
+    unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
+        if constexpr (Centred) centre[j] = c[j];
+        scale[j] = rstd[j];
+    });
     std::size_t i = 0;
-    T sum_g = T(0), sum_gx = T(0);
+    std::array<T, R> sum_g{}, sum_gx{};
     if constexpr (has_simd_v<T, Arch>) {
         using B = xsimd::batch<T, Arch>;
         constexpr std::size_t W = B::size;
-        B g0(T(0)), g1(T(0)), gx0(T(0)), gx1(T(0));
-        auto step = [&](std::size_t k, B& ag, B& agx) {
-            const B d = detail::load_v<B>(dy + k);
-            const B xh = xhat_of(detail::load_v<B>(x + k));
-            B g = d;
-            if constexpr (HasGamma) g = d * detail::load_v<B>(gamma + k);
-            ag += g;
-            agx = mul_add(g, xh, agx);
-            if (pg) detail::store_v(pg + k, mul_add(d, xh, detail::load_v<B>(pg + k)));
-            if (pb) detail::store_v(pb + k, B(detail::load_v<B>(pb + k) + d));
+        std::array<B, R> g0, g1, gx0, gx1, centre_v, scale_v;
+        unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
+            g0[j] = g1[j] = gx0[j] = gx1[j] = B(T(0));
+            centre_v[j] = B(centre[j]);
+            scale_v[j] = B(scale[j]);
+        });
+        // the R rows at column k, into the accumulators ag / agx
+        auto step = [&](std::size_t k, std::array<B, R>& ag, std::array<B, R>& agx) LNFOLD_ALWAYS_INLINE_LAMBDA {
+            B gm(T(1)), pgv(T(0)), pbv(T(0));
+            if constexpr (HasGamma) gm = detail::load_v<B>(gamma + k);
+            if (pg) pgv = detail::load_v<B>(pg + k);
+            if (pb) pbv = detail::load_v<B>(pb + k);
+            unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
+                const B d = detail::load_v<B>(dy + j * n + k);
+                const B xh = xhat_of<Centred>(detail::load_v<B>(x + j * n + k), centre_v[j], scale_v[j]);
+                B g = d;
+                if constexpr (HasGamma) g = d * gm;
+                ag[j] += g;
+                agx[j] = mul_add(g, xh, agx[j]);
+                pgv = mul_add(d, xh, pgv);
+                pbv += d;
+            });
+            if (pg) detail::store_v(pg + k, pgv);
+            if (pb) detail::store_v(pb + k, pbv);
         };
         for (; i + 2 * W <= n; i += 2 * W) {
             step(i, g0, gx0);
             step(i + W, g1, gx1);
         }
         for (; i + W <= n; i += W) step(i, g0, gx0);
-        sum_g = detail::hsum(g0 + g1);
-        sum_gx = detail::hsum(gx0 + gx1);
+        unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
+            sum_g[j] = detail::hsum(g0[j] + g1[j]);
+            sum_gx[j] = detail::hsum(gx0[j] + gx1[j]);
+        });
     }
-    scalar_acc_t<T> tail_g = 0, tail_gx = 0;
+    std::array<scalar_acc_t<T>, R> tail_g{}, tail_gx{};
     for (; i < n; ++i) {
-        const T d = dy[i];
-        const T xh = xhat_of(x[i]);
-        const T g = HasGamma ? d * gamma[i] : d;
-        tail_g += g;
-        tail_gx = mul_add(g, xh, tail_gx);
-        if (pg) pg[i] = mul_add(d, xh, pg[i]);
-        if (pb) pb[i] += d;
+        T pgv = pg ? pg[i] : T(0), pbv = pb ? pb[i] : T(0);
+        unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
+            const T d = dy[j * n + i];
+            const T xh = xhat_of<Centred>(x[j * n + i], centre[j], scale[j]);
+            const T g = HasGamma ? d * gamma[i] : d;
+            tail_g[j] += g;
+            tail_gx[j] = mul_add(g, xh, tail_gx[j]);
+            pgv = mul_add(d, xh, pgv);
+            pbv += d;
+        });
+        if (pg) pg[i] = pgv;
+        if (pb) pb[i] = pbv;
     }
-    sum_g += static_cast<T>(tail_g);
-    sum_gx += static_cast<T>(tail_gx);
-    if (!dx) return;
-    const T mg = Centred ? sum_g / T(n) : T(0);
-    const T mgx = sum_gx / T(n);
+    std::array<backward_row_means<T>, R> means;
+    unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
+        means[j] = {Centred ? (sum_g[j] + static_cast<T>(tail_g[j])) / T(n) : T(0),
+                    (sum_gx[j] + static_cast<T>(tail_gx[j])) / T(n)};
+    });
+    return means;
+}
+
+// Pass 2, one element (a vector or a scalar): dx = rstd (g - mg - xhat mgx) = rstd (g - mg + (x - c) minus_k)
+// with minus_k = -rstd mgx (rstd folded into mgx: one multiplication per element less, and no rstd² is formed,
+// so no overflow for tiny variances). g - mg is one multiply-add with gamma.
+template <bool Centred, bool HasGamma>
+struct dx_element {
+    template <class V>
+    LNFOLD_ALWAYS_INLINE V operator()(V xv, V dv, V gv, V centre, V rstd, V minus_k, V mg) const {
+        V xc = xv;
+        if constexpr (Centred) xc = xv - centre;
+        V g_minus_mg;
+        if constexpr (HasGamma) g_minus_mg = mul_add(dv, gv, -mg);
+        else g_minus_mg = dv - mg;
+        return rstd * mul_add(xc, minus_k, g_minus_mg);
+    }
+};
+
+// Pass 2 of one row, written with streaming stores (streaming.hpp); the same values as backward_group_dx.
+template <class Arch, bool Centred, bool HasGamma, class T>
+void backward_row_dx_streaming(const T* x, const T* dy, std::size_t n, const T* gamma, T centre, T rstd,
+                               backward_row_means<T> means, T* dx) {
+    const T minus_k = -(rstd * means.mgx), mg = means.mg;
+    const dx_element<Centred, HasGamma> element;
     if constexpr (HasGamma)
-        row_map_to<Arch>(
-            stream, n, dx,
-            [=](auto xv, auto dv, auto gv) {
+        row_map_streaming<Arch>(
+            n, dx,
+            [=](auto xv, auto dv, auto gv) LNFOLD_ALWAYS_INLINE_LAMBDA {
                 using V = decltype(xv);
-                return V(rstd) * mul_add(-xhat_of(xv), V(mgx), mul_add(dv, gv, -V(mg)));
+                return element(xv, dv, gv, V(centre), V(rstd), V(minus_k), V(mg));
             },
             x, dy, gamma);
     else
-        row_map_to<Arch>(
-            stream, n, dx,
-            [=](auto xv, auto dv) {
+        row_map_streaming<Arch>(
+            n, dx,
+            [=](auto xv, auto dv) LNFOLD_ALWAYS_INLINE_LAMBDA {
                 using V = decltype(xv);
-                return V(rstd) * mul_add(-xhat_of(xv), V(mgx), dv - V(mg));
+                return element(xv, dv, V(1), V(centre), V(rstd), V(minus_k), V(mg));
             },
             x, dy);
+}
+
+// Pass 2 of a group of R consecutive rows (laid out as in backward_group_sums): the rows' dx written together,
+// each vector of gamma loaded once for the R rows, every element computed as by a group of one.
+template <std::size_t R, class Arch, bool Centred, bool HasGamma, class T>
+void backward_group_dx(const T* x, const T* dy, std::size_t n, const T* gamma, const T* c, const T* rstd,
+                       const std::array<backward_row_means<T>, R>& means, T* dx) {
+    std::array<T, R> centre{}, scale{}, minus_k{}, mg{};
+    unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
+        if constexpr (Centred) centre[j] = c[j];
+        scale[j] = rstd[j];
+        minus_k[j] = -(rstd[j] * means[j].mgx);
+        mg[j] = means[j].mg;
+    });
+    const dx_element<Centred, HasGamma> element;
+    std::size_t i = 0;
+    if constexpr (has_simd_v<T, Arch>) {
+        using B = xsimd::batch<T, Arch>;
+        constexpr std::size_t W = B::size;
+        std::array<B, R> centre_v, scale_v, minus_k_v, mg_v;
+        unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
+            centre_v[j] = B(centre[j]);
+            scale_v[j] = B(scale[j]);
+            minus_k_v[j] = B(minus_k[j]);
+            mg_v[j] = B(mg[j]);
+        });
+        for (; i + W <= n; i += W) {
+            const B gv = HasGamma ? detail::load_v<B>(gamma + i) : B(T(1));
+            unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
+                detail::store_v(dx + j * n + i,
+                                element(detail::load_v<B>(x + j * n + i), detail::load_v<B>(dy + j * n + i), gv,
+                                        centre_v[j], scale_v[j], minus_k_v[j], mg_v[j]));
+            });
+        }
+    }
+    for (; i < n; ++i) {
+        const T gv = HasGamma ? gamma[i] : T(1);
+        unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
+            dx[j * n + i] = element(x[j * n + i], dy[j * n + i], gv, centre[j], scale[j], minus_k[j], mg[j]);
+        });
+    }
+}
+
+// Rows [r0, r1) of one block: pass 1 over groups of backward_group_rows rows (the last few rows one by one),
+// then pass 2 of the group's rows, which re-reads them from L1 / L2 (with streaming stores row by row).
+
+template <class Arch, bool Centred, bool HasGamma, class T>
+void backward_block(const T* x, const T* dy, std::size_t r0, std::size_t r1, std::size_t dim, const T* gamma,
+                    const T* mean, const T* rstd, T* dx, T* pg, T* pb, bool stream) {
+    auto group = [&]<std::size_t R>(std::size_t r) LNFOLD_ALWAYS_INLINE_LAMBDA {
+        const auto means = backward_group_sums<R, Arch, Centred, HasGamma>(
+            x + r * dim, dy + r * dim, dim, gamma, Centred ? mean + r : nullptr, rstd + r, pg, pb);
+        if (!dx) return;
+        if (!stream)
+            backward_group_dx<R, Arch, Centred, HasGamma>(x + r * dim, dy + r * dim, dim, gamma,
+                                                          Centred ? mean + r : nullptr, rstd + r, means, dx + r * dim);
+        else
+            for (std::size_t j = 0; j < R; ++j)
+                backward_row_dx_streaming<Arch, Centred, HasGamma>(x + (r + j) * dim, dy + (r + j) * dim, dim, gamma,
+                                                                   Centred ? mean[r + j] : T(0), rstd[r + j],
+                                                                   means[j], dx + (r + j) * dim);
+    };
+    std::size_t r = r0;
+    for (; r + backward_group_rows <= r1; r += backward_group_rows)
+        group.template operator()<backward_group_rows>(r);
+    for (; r < r1; ++r) group.template operator()<1>(r);
 }
 
 template <class Arch, bool Centred, class T>
@@ -141,10 +278,8 @@ void norm_backward_rows(const char* kernel, const T* x, const T* dy, std::size_t
                 T* pb = dbeta ? partials + blk * per_block + (dgamma ? dim : 0) : nullptr;
                 if (per_block) std::fill_n(partials + blk * per_block, per_block, T(0));
                 const std::size_t r_end = std::min(rows, (blk + 1) * blocks.rows_per_block);
-                for (std::size_t r = blk * blocks.rows_per_block; r < r_end; ++r)
-                    norm_backward_row<A, Centred, G>(x + r * dim, dy + r * dim, dim, gamma,
-                                                     Centred ? mean[r] : T(0), rstd[r],
-                                                     dx ? dx + r * dim : nullptr, pg, pb, stream);
+                backward_block<A, Centred, G>(x, dy, blk * blocks.rows_per_block, r_end, dim, gamma, mean, rstd,
+                                              dx, pg, pb, stream);
             }
             if (stream) stream_fence();
         });
@@ -156,11 +291,11 @@ void norm_backward_rows(const char* kernel, const T* x, const T* dy, std::size_t
     parallel_for_rows(dim, blocks.count, [&](std::size_t c0, std::size_t c1) {
         for (std::size_t blk = 0; blk < blocks.count; ++blk) {
             const T* p = partials + blk * per_block;
-            if (dgamma)
-                for (std::size_t i = c0; i < c1; ++i) dgamma[i] += p[i];
+            auto add = [](auto acc, auto v) LNFOLD_ALWAYS_INLINE_LAMBDA { return acc + v; };
+            if (dgamma) row_map<A>(c1 - c0, dgamma + c0, add, dgamma + c0, p + c0);
             if (dbeta) {
                 const T* q = p + (dgamma ? dim : 0);
-                for (std::size_t i = c0; i < c1; ++i) dbeta[i] += q[i];
+                row_map<A>(c1 - c0, dbeta + c0, add, dbeta + c0, q + c0);
             }
         }
     });
