@@ -94,7 +94,7 @@ TEMPLATE_TEST_CASE("backward kernels match the long-double reference", "[kernels
         for (bool ln : {true, false})
             for (bool with_gamma : {true, false})
                 for (std::size_t d : dims)
-                    // 3 rows: one by one; 9 rows: two groups of four (backward_group_rows) and one row
+                    // 3 rows: one by one; 9 rows: groups of four (of two for rows of 4 KiB and more) and a row alone
                     for (std::size_t rows : {std::size_t{3}, std::size_t{9}}) {
                     auto x = random_buffer<T>(rows * d, 60 + d, 0.3, 1.5);
                     auto dy = random_buffer<T>(rows * d, 61 + d);
@@ -131,7 +131,9 @@ TEMPLATE_TEST_CASE("a row's dx does not depend on the rows computed with it", "[
     using T = TestType;
     for (bool scalar : {false, true})
         for (bool ln : {true, false})
-            for (std::size_t d : {std::size_t{7}, std::size_t{64}, std::size_t{100}, std::size_t{1000}})
+            // float d = 1030: rows over 4 KiB (groups of 2); double from d = 1000 on
+            for (std::size_t d :
+                 {std::size_t{7}, std::size_t{64}, std::size_t{100}, std::size_t{1000}, std::size_t{1030}})
                 for (std::size_t rows : {std::size_t{2}, std::size_t{5}, std::size_t{8}, std::size_t{11}}) {
                     auto x = random_buffer<T>(rows * d, 90 + d, 0.3, 1.5);
                     auto dy = random_buffer<T>(rows * d, 91 + d);
