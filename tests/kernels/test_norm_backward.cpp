@@ -127,7 +127,7 @@ TEMPLATE_TEST_CASE("backward kernels match the long-double reference", "[kernels
 
 TEMPLATE_TEST_CASE("a row's dx does not depend on the rows computed with it", "[kernels]", float, double) {
     // Pass 1 runs over groups of rows; every row must get the arithmetic of a row alone, bit for bit, whatever
-    // its place in the call (in a group of four or in the remainder), on the SIMD and the scalar path.
+    // its place in the call (in a group of four, of two for wide rows, or in the remainder), SIMD and scalar path.
     using T = TestType;
     for (bool scalar : {false, true})
         for (bool ln : {true, false})
