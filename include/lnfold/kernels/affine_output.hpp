@@ -1,11 +1,15 @@
 #pragma once
 // The output expression of the forward norms, y = c · r · gamma + beta, shared by the grouped passes
-// (layer_norm.hpp, rms_norm.hpp) and the row pipeline (row_pipeline.hpp):
+// (layer_norm.hpp, rms_norm.hpp), the row pipeline (row_pipeline.hpp) and the row blocks (row_blocks.hpp):
 //   LayerNorm (Centre = true):  c = x - mean, r = rstd;     RMSNorm (Centre = false): c = x, r = rrms.
 //   gamma, beta present:  mul_add(c · r, gamma, beta);      gamma only: c · r · gamma;
 //   beta only:            mul_add(c, r, beta);              neither:    c · r.
+#include <array>
+#include <cstddef>
+
 #include "lnfold/kernels/arch.hpp"
 #include "lnfold/kernels/reduce.hpp"
+#include "lnfold/kernels/streaming.hpp"
 
 namespace lnfold::kernels::detail {
 
@@ -43,6 +47,25 @@ LNFOLD_ALWAYS_INLINE void with_affine_args(const T* gamma, const T* beta, F&& f)
     else if constexpr (HasGamma) f(gamma);
     else if constexpr (HasBeta) f(beta);
     else f();
+}
+
+// The output pass of a group of R rows with statistics (mean_j, r_j) (mean unused when !Centre). Rows of a group
+// stay in L1 (group_rows), and their outputs are written together (group_map: gamma and beta loaded once for the
+// R rows). With streaming stores (stream) the rows are written one after the other instead (row_map_streaming:
+// each row has its own aligned head), as is a group of one row.
+template <class Arch, bool Centre, bool HasGamma, bool HasBeta, class T, std::size_t R, class N>
+LNFOLD_ALWAYS_INLINE void affine_output_rows(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T, R>& y,
+                                             const std::array<T, R>& mean, const std::array<T, R>& r,
+                                             const T* gamma, const T* beta, bool stream) {
+    with_affine_args<HasGamma, HasBeta>(gamma, beta, [&](const auto*... p) LNFOLD_ALWAYS_INLINE_LAMBDA {
+        if (R == 1 || stream) {
+            for (std::size_t j = 0; j < R; ++j)
+                row_map_to<Arch>(stream, n, y[j], affine_output<Centre, HasGamma, HasBeta>(mean[j], r[j]), x[j], p...);
+        } else {
+            group_map<Arch>(
+                n, y, x, [&](std::size_t j) { return affine_output<Centre, HasGamma, HasBeta>(mean[j], r[j]); }, p...);
+        }
+    });
 }
 
 }  // namespace lnfold::kernels::detail

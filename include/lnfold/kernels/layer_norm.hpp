@@ -15,7 +15,8 @@
 // group's rows together, each vector of gamma and beta loaded once for all of them (group_map; with streaming
 // stores the rows are written one after the other). Rows of 4 or 8 vectors exactly
 // (and 12, 16, 24 on AVX-512) go through the row pipeline instead (row_pipeline.hpp: each row's statistics two
-// rows ahead of its output, same arithmetic; see with_width). A row's arithmetic never depends on its group, so
+// rows ahead of its output, same arithmetic; see with_width; in float on AVX-512, 16 rows at a time as row blocks,
+// row_blocks.hpp). A row's arithmetic never depends on its group, so
 // the result is bit-identical for every thread count and every number of rows. Large outputs are written with
 // streaming stores (streaming.hpp; same values). y may be x (in place).
 #include <array>
@@ -87,25 +88,6 @@ void for_each_group(std::size_t rows, std::size_t dim, bool stream, Group&& grou
     };
     if (group_rows<T, Arch>(dim, GroupBytes) > 1) run.template operator()<max_group_rows<Arch>>();
     else run.template operator()<1>();
-}
-
-// The output pass of a group of R rows with statistics (mean_j, r_j) (mean unused when !Centre). Rows of a group
-// stay in L1 (group_rows), and their outputs are written together (group_map: gamma and beta loaded once for the
-// R rows). With streaming stores (stream) the rows are written one after the other instead (row_map_streaming:
-// each row has its own aligned head), as is a group of one row.
-template <class Arch, bool Centre, bool HasGamma, bool HasBeta, class T, std::size_t R, class N>
-LNFOLD_ALWAYS_INLINE void affine_output_rows(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T, R>& y,
-                                             const std::array<T, R>& mean, const std::array<T, R>& r,
-                                             const T* gamma, const T* beta, bool stream) {
-    with_affine_args<HasGamma, HasBeta>(gamma, beta, [&](const auto*... p) LNFOLD_ALWAYS_INLINE_LAMBDA {
-        if (R == 1 || stream) {
-            for (std::size_t j = 0; j < R; ++j)
-                row_map_to<Arch>(stream, n, y[j], affine_output<Centre, HasGamma, HasBeta>(mean[j], r[j]), x[j], p...);
-        } else {
-            group_map<Arch>(
-                n, y, x, [&](std::size_t j) { return affine_output<Centre, HasGamma, HasBeta>(mean[j], r[j]); }, p...);
-        }
-    });
 }
 
 // Passes 2 and 3 of a group whose means are known (pass 1 was a shifted sum over x, or the fused add); rstd

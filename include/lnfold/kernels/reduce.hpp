@@ -50,16 +50,60 @@ inline void store_v(T* p, const V& v) {
     else v.store_unaligned(p);
 }
 
-// Horizontal sums (xsimd::hadd). GCC 12 warns, wrongly, about an uninitialized value inside its
-// own AVX-512 intrinsics (_mm256_undefined_pd in _mm512_extractf64x4_pd) once they are inlined; the pragma keeps
-// that false positive out of users' -Wall builds.
+// Horizontal sums: the tree of xsimd::hadd, pair for pair (so the sums are those of xsimd::hadd bit for bit), in
+// fewer and narrower operations. For 512 bits, xsimd adds the two 256-bit halves, then the 128-bit halves on full
+// 256-bit registers, then two 256-bit hadds (4 shuffles and 2 adds on this width); here the halves are folded
+// down to 128 bits and the last two levels are one in-lane shuffle and one move each:
+//   float: q = (x_lo256 + x_hi256)_lo128 + (..)_hi128;  p_i = q_i + q_(i^1);  sum = p_0 + p_2
+//   double: q = (x_lo256 + x_hi256)_lo128 + (..)_hi128;  sum = q_0 + q_1
+// (a + b is b + a exactly, so the order of the operands within a pair does not matter). On Zen 5 this removed
+// 2 shuffles and the 256-bit width from the add / shuffle pipes that bound rows of a few vectors (docs/kernels.md).
+// Other widths (SSE2, scalar batches) use xsimd::hadd itself.
+// GCC 12 warns, wrongly, about an uninitialized value inside its own AVX-512 intrinsics (_mm256_undefined_pd in
+// _mm512_extractf64x4_pd) once they are inlined; the pragma keeps that false positive out of users' -Wall builds.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
+namespace hsum_detail {
+#if defined(__AVX__)
+inline float sum_of_4(__m128 q) {
+    const __m128 p = _mm_add_ps(q, _mm_permute_ps(q, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtss_f32(_mm_add_ss(p, _mm_movehl_ps(p, p)));
+}
+inline double sum_of_2(__m128d q) { return _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q))); }
+inline float sum_of_8(__m256 h) { return sum_of_4(_mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1))); }
+inline double sum_of_4(__m256d h) {
+    return sum_of_2(_mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1)));
+}
+#endif
+}  // namespace hsum_detail
+
 template <class T, class Arch>
 LNFOLD_ALWAYS_INLINE T hsum(const xsimd::batch<T, Arch>& b) {
+#if defined(__AVX__)
+    constexpr std::size_t bytes = sizeof(xsimd::batch<T, Arch>);
+    constexpr bool is_float = std::is_same_v<T, float>;
+#endif
+#if defined(__AVX512F__)
+    if constexpr (bytes == 64) {
+        if constexpr (is_float) {
+            const __m512 x = b;
+            const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1));  // AVX-512F only
+            return hsum_detail::sum_of_8(_mm256_add_ps(_mm512_castps512_ps256(x), hi));
+        } else {
+            const __m512d x = b;
+            return hsum_detail::sum_of_4(_mm256_add_pd(_mm512_castpd512_pd256(x), _mm512_extractf64x4_pd(x, 1)));
+        }
+    }
+#endif
+#if defined(__AVX__)
+    if constexpr (bytes == 32) {
+        if constexpr (is_float) return hsum_detail::sum_of_8(__m256(b));
+        else return hsum_detail::sum_of_4(__m256d(b));
+    }
+#endif
     return xsimd::hadd(b);
 }
 #if defined(__GNUC__) && !defined(__clang__)
@@ -182,7 +226,9 @@ LNFOLD_ALWAYS_INLINE void group_map(N n, const out_row_ptrs<T, R>& out_rows, con
                 detail::store_v(out[j] + k, B(f[j](detail::load_v<B>(x[j] + k), s...)));
             });
         };
-        for (; i + W <= n; i += W) rows_at_vector(i, detail::load_v<B>(shared + i)...);
+        const std::size_t vector_end = n / W * W;  // a constant for a fixed width: the tail below is then empty
+        for (; i < vector_end; i += W) rows_at_vector(i, detail::load_v<B>(shared + i)...);
+        i = vector_end;
     }
     unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
         for (std::size_t k = i; k < n; ++k) out[j][k] = f[j](x[j][k], shared[k]...);
@@ -194,7 +240,7 @@ LNFOLD_ALWAYS_INLINE void group_map(N n, const out_row_ptrs<T, R>& out_rows, con
 template <class T, class N, class F, class Load>
 LNFOLD_ALWAYS_INLINE T tail_sum(std::size_t i, N n, T total, const F& f, Load&& load) {
     using S = scalar_acc_t<T>;
-    S t0 = S(0), t1 = S(0);
+    S t0 = S(-0.0), t1 = S(-0.0);  // -0: with no tail, total + (t0 + t1) folds to total (see group_parts)
     for (; i + 2 <= n; i += 2) {
         t0 = f(t0, load(i));
         t1 = f(t1, load(i + 1));
@@ -212,12 +258,14 @@ inline constexpr bool is_fixed_width_v = !std::is_same_v<N, std::size_t>;
 // four accumulators (vector k of the row goes to accumulator k % 4) combined (a0 + a1) + (a2 + a3), not yet
 // reduced. value(j, i) gives the batch at element i of row j (a load, or the fused add). The rows' loops run
 // interleaved, so that their add chains overlap; each accumulator sees the same additions as in a group of one.
+// The accumulators start at -0, not +0: x + (-0) is x for every x, so the compiler drops the first additions
+// (x + (+0) turns -0 into +0, so it must keep those); a row of 4 vectors: 4 adds fewer per pass.
 template <class B, std::size_t R, class F, class Value>
 LNFOLD_ALWAYS_INLINE std::array<B, R> group_parts(std::size_t n, const std::array<F, R>& f, Value&& value) {
     constexpr std::size_t W = B::size;
     std::array<B, R> part;
     std::array<std::array<B, 4>, R> a;
-    unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA { a[j].fill(B(0)); });
+    unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA { a[j].fill(B(typename B::value_type(-0.0))); });
     std::size_t i = 0;
     for (; i + 4 * W <= n; i += 4 * W)
         unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {

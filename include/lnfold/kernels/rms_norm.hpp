@@ -14,7 +14,7 @@
 
 #include "lnfold/core/parallel.hpp"
 #include "lnfold/kernels/arch.hpp"
-#include "lnfold/kernels/layer_norm.hpp"  // the group driver, affine_output_rows
+#include "lnfold/kernels/layer_norm.hpp"  // the group driver
 #include "lnfold/kernels/reduce.hpp"
 
 namespace lnfold::kernels {

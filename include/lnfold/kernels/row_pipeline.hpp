@@ -18,6 +18,8 @@
 // group_inverse_std, row_map_to with affine_output), so results are bit-identical to it, for every thread count
 // and number of rows, and to layer_norm_row / rms_norm_row. y may be x (in place): a row is written only after
 // its own statistics, and the rows ahead of it are other rows.
+// LayerNorm in float on AVX-512 runs a thread's rows 16 at a time as row blocks (row_blocks.hpp: the 16 rows'
+// statistics as one vector, same arithmetic), and only the rest, fewer than 16, through the pipeline.
 //
 //   pipelined_layer_norm_rows<Arch, G, B>(n, x, rows, gamma, beta, eps, y, mean, rstd, stream)
 //   pipelined_rms_norm_rows<Arch, G, B>(n, x, rows, gamma, beta, eps, y, rrms, stream)
@@ -30,6 +32,7 @@
 #include "lnfold/kernels/affine_output.hpp"
 #include "lnfold/kernels/arch.hpp"
 #include "lnfold/kernels/reduce.hpp"
+#include "lnfold/kernels/row_blocks.hpp"
 #include "lnfold/kernels/streaming.hpp"
 
 namespace lnfold::kernels::detail {
@@ -54,16 +57,23 @@ LNFOLD_ALWAYS_INLINE void pipeline_rows(std::size_t begin, std::size_t end, Firs
 }
 
 // Threads over rows, each thread's range one pipeline; stream: the output is written with streaming stores,
-// fenced when the range is done.
-template <class T, class First, class Second, class Out>
-void pipeline_over_threads(std::size_t rows, std::size_t n, bool stream, First&& first, Second&& second, Out&& out) {
+// fenced when the range is done. With BlockRows > 1, a thread first runs its rows in blocks (block(r): rows r ..
+// r + BlockRows - 1, row_blocks.hpp) and only its last rows, fewer than BlockRows, through the pipeline.
+template <class T, std::size_t BlockRows = 1, class First, class Second, class Out, class Block = std::nullptr_t>
+void pipeline_over_threads(std::size_t rows, std::size_t n, bool stream, First&& first, Second&& second, Out&& out,
+                           Block&& block = nullptr) {
     parallel_for_rows(rows, n, [&](std::size_t begin, std::size_t end) {
         // local copies of the stages (they capture by value): the output stores cannot alias their captures, so
         // pointers and constants stay in registers
         const auto f = first;
         const auto s = second;
         const auto o = out;
-        pipeline_rows<T>(begin, end, f, s, o);
+        std::size_t r = begin;
+        if constexpr (BlockRows > 1) {
+            const auto b = block;
+            for (; r + BlockRows <= end; r += BlockRows) b(r);
+        }
+        pipeline_rows<T>(r, end, f, s, o);
         if (stream) stream_fence();
     });
 }
@@ -125,20 +135,30 @@ LNFOLD_ALWAYS_INLINE void row_output(N n, const T* x, T* y, T mean, T r, const T
 }
 
 // LayerNorm through the pipeline: the mean of row r from mean_of(r) (a shifted sum, or the fused add's first
-// stage), 1/std and the output from the rows of src (x, or the stored sum).
-template <class Arch, bool G, bool B, class T, class N, class MeanOf>
+// stage), 1/std and the output from the rows of src (x, or the stored sum). With BlockRows > 1, in blocks
+// (layer_norm_block) where block_first(r) gives row r's combined accumulators of its shifted sum.
+template <class Arch, bool G, bool B, std::size_t BlockRows = 1, class T, class N, class MeanOf,
+          class BlockFirst = std::nullptr_t>
 void layer_norm_pipeline(N n, std::size_t rows, MeanOf mean_of, const T* src, const T* gamma, const T* beta, T eps,
-                         T* y, T* mean, T* rstd, bool stream) {
-    pipeline_over_threads<T>(
-        rows, n, stream, mean_of,
-        [=](std::size_t r, T m) LNFOLD_ALWAYS_INLINE_LAMBDA {
-            return row_inverse_std<Arch, true>(n, src + r * n, m, eps);
-        },
-        [=](std::size_t r, T m, T s) LNFOLD_ALWAYS_INLINE_LAMBDA {
-            row_output<Arch, true, G, B>(n, src + r * n, y + r * n, m, s, gamma, beta, stream);
-            if (mean) mean[r] = m;
-            if (rstd) rstd[r] = s;
-        });
+                         T* y, T* mean, T* rstd, bool stream, BlockFirst block_first = nullptr) {
+    const auto inverse_std = [=](std::size_t r, T m) LNFOLD_ALWAYS_INLINE_LAMBDA {
+        return row_inverse_std<Arch, true>(n, src + r * n, m, eps);
+    };
+    const auto output = [=](std::size_t r, T m, T s) LNFOLD_ALWAYS_INLINE_LAMBDA {
+        row_output<Arch, true, G, B>(n, src + r * n, y + r * n, m, s, gamma, beta, stream);
+        if (mean) mean[r] = m;
+        if (rstd) rstd[r] = s;
+    };
+    if constexpr (BlockRows > 1) {
+        pipeline_over_threads<T, BlockRows>(
+            rows, n, stream, mean_of, inverse_std, output, [=](std::size_t r) LNFOLD_ALWAYS_INLINE_LAMBDA {
+                layer_norm_block<Arch, G, B>(
+                    n, [&](std::size_t j) LNFOLD_ALWAYS_INLINE_LAMBDA { return block_first(r + j); }, src + r * n,
+                    gamma, beta, eps, y + r * n, mean ? mean + r : nullptr, rstd ? rstd + r : nullptr, stream);
+            });
+    } else {
+        pipeline_over_threads<T>(rows, n, stream, mean_of, inverse_std, output);
+    }
 }
 
 // RMSNorm through the pipeline: 1/rms of row r from rrms_of(r), the output from the rows of src.
@@ -156,9 +176,10 @@ void rms_norm_pipeline(N n, std::size_t rows, RrmsOf rrms_of, const T* src, cons
 template <class Arch, bool G, bool B, class T, class N>
 void pipelined_layer_norm_rows(N n, const T* x, std::size_t rows, const T* gamma, const T* beta, T eps, T* y,
                                T* mean, T* rstd, bool stream) {
-    layer_norm_pipeline<Arch, G, B>(
+    layer_norm_pipeline<Arch, G, B, layer_norm_block_rows_v<T, Arch>>(
         n, rows, [=](std::size_t r) LNFOLD_ALWAYS_INLINE_LAMBDA { return row_mean<Arch>(n, x + r * n); }, x, gamma,
-        beta, eps, y, mean, rstd, stream);
+        beta, eps, y, mean, rstd, stream,
+        [=](std::size_t r) LNFOLD_ALWAYS_INLINE_LAMBDA { return shifted_part<Arch>(n, x + r * n); });
 }
 
 template <class Arch, bool G, bool B, class T, class N>
