@@ -338,6 +338,22 @@ LNFOLD_ALWAYS_INLINE std::array<T, R> group_add_sum(std::size_t n, const row_ptr
     return total;
 }
 
+// LayerNorm's two accumulation steps, acc = step(acc, v), one definition for the row pipeline and the row blocks
+// (a row must get the same arithmetic in both):
+//   shifted_sum_step(s):    acc + (v - s)                 the mean's sum, shifted by s = the row's first element
+//   centred_square_step(c): mul_add(v - c, v - c, acc)    the variance's sum around c = the mean
+template <class T>
+LNFOLD_ALWAYS_INLINE auto shifted_sum_step(T s) {
+    return [=](auto acc, auto v) LNFOLD_ALWAYS_INLINE_LAMBDA { return acc + (v - decltype(v)(s)); };
+}
+template <class T>
+LNFOLD_ALWAYS_INLINE auto centred_square_step(T c) {
+    return [=](auto acc, auto v) LNFOLD_ALWAYS_INLINE_LAMBDA {
+        const auto d = v - decltype(v)(c);
+        return mul_add(d, d, acc);
+    };
+}
+
 // mean_j = shift_j + shifted_j / n (a LayerNorm's mean from its shifted sum).
 template <class T, std::size_t R>
 std::array<T, R> shifted_mean(const std::array<T, R>& shift, const std::array<T, R>& shifted, std::size_t n) {

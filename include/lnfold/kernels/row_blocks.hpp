@@ -7,7 +7,7 @@
 // and subtractions for the rest. A block sums its 16 rows' accumulators horizontally together (block_hsum: a
 // transposed reduction, 31 shuffles and 15 adds for the 16 rows) and forms the 16 means and 1/std with one vector
 // division and square root:
-//   pass 1   first(j): row j's combined accumulators of its shifted sum; block_hsum → the vector of means
+//   pass 1   each row's combined accumulators of its shifted sum; block_hsum → the vector of means
 //   pass 2   the centred squares of each row with its mean (a broadcast load); block_hsum → the vector of 1/std
 //   pass 3   the outputs, 4 rows at a time sharing the loads of gamma and beta (affine_output_rows)
 // Bit-identity: lane j of block_hsum is hsum(part_j) bit for bit (the same pairs of the same tree), the vector
@@ -22,7 +22,7 @@
 //
 //   layer_norm_block_rows_v<T, Arch>                       16 (AVX-512 float) or 1 (no blocks)
 //   block_hsum<T, Arch>(part)                              lane j = hsum(part[j])
-//   layer_norm_block<Arch, G, B>(n, first, src, ...)       one block
+//   layer_norm_block<Arch, G, B>(n, src, ...)              one block
 #include <array>
 #include <cstddef>
 #include <limits>
@@ -150,39 +150,29 @@ LNFOLD_ALWAYS_INLINE xsimd::batch<T, Arch> column_of(const T* x, std::size_t str
 #endif
 }
 
-// The shifted sum's combined accumulators of one row (as row_mean computes them): acc + (x - x_0).
-template <class Arch, class T, class N>
-LNFOLD_ALWAYS_INLINE auto shifted_part(N n, const T* x) {
-    using V = xsimd::batch<T, Arch>;
-    const T s = x[0];
-    return row_part<V>(
-        n, [=](auto acc, auto v) LNFOLD_ALWAYS_INLINE_LAMBDA { return acc + (v - decltype(v)(s)); },
-        [=](std::size_t k) LNFOLD_ALWAYS_INLINE_LAMBDA { return detail::load_v<V>(x + k); });
-}
-
-// One block: the 16 rows of width n at src whose pass 1 is first(j) (row j's combined accumulators of its sum
-// shifted by src_j[0]), normalised into y; mean and rstd receive the 16 rows' statistics unless nullptr.
-template <class Arch, bool G, bool B, class T, class N, class First>
-LNFOLD_ALWAYS_INLINE void layer_norm_block(N n, First&& first, const T* src, const T* gamma, const T* beta, T eps,
-                                           T* y, T* mean, T* rstd, bool stream) {
+// One block: the 16 rows of width n at src normalised into y; mean and rstd receive the 16 rows' statistics
+// unless nullptr.
+template <class Arch, bool G, bool B, class T, class N>
+LNFOLD_ALWAYS_INLINE void layer_norm_block(N n, const T* src, const T* gamma, const T* beta, T eps, T* y, T* mean,
+                                           T* rstd, bool stream) {
     using V = xsimd::batch<T, Arch>;
     constexpr std::size_t W = V::size;
     alignas(sizeof(V)) std::array<T, W> m, r;
     block_parts<T, Arch> part;
-    unroll<W>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA { part[j] = first(j); });
-    // mean_j = shift_j + Σ(x - shift_j)/n with shift_j = src_j[0]  (shifted_mean)
-    (column_of<Arch>(src, n) + block_hsum<T, Arch>(part) / V(T(n))).store_aligned(m.data());
-    reload_from_memory(m);
+    const auto load = [](const T* row) LNFOLD_ALWAYS_INLINE_LAMBDA {
+        return [=](std::size_t k) LNFOLD_ALWAYS_INLINE_LAMBDA { return detail::load_v<V>(row + k); };
+    };
+    // pass 1: mean_j = shift_j + Σ(x - shift_j)/n with shift_j = src_j[0]  (row_mean, shifted_mean)
     unroll<W>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
         const T* row = src + j * n;
-        const T mj = m[j];
-        part[j] = row_part<V>(
-            n,
-            [=](auto acc, auto v) LNFOLD_ALWAYS_INLINE_LAMBDA {
-                const auto d = v - decltype(v)(mj);
-                return mul_add(d, d, acc);
-            },
-            [&](std::size_t k) LNFOLD_ALWAYS_INLINE_LAMBDA { return detail::load_v<V>(row + k); });
+        part[j] = row_part<V>(n, shifted_sum_step(row[0]), load(row));
+    });
+    (column_of<Arch>(src, n) + block_hsum<T, Arch>(part) / V(T(n))).store_aligned(m.data());
+    reload_from_memory(m);
+    // pass 2: the centred squares (row_inverse_std)
+    unroll<W>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
+        const T* row = src + j * n;
+        part[j] = row_part<V>(n, centred_square_step(m[j]), load(row));
     });
     block_inverse_std<Arch>(block_hsum<T, Arch>(part), n, src, m, eps, r);
     reload_from_memory(r);

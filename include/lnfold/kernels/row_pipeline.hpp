@@ -85,7 +85,7 @@ LNFOLD_ALWAYS_INLINE T row_mean(N n, const T* x) {
     const std::array<T, 1> shifted = group_sum<Arch, false>(
         n, row_ptrs<T, 1>{x},
         [=](std::size_t) LNFOLD_ALWAYS_INLINE_LAMBDA {
-            return [=](auto acc, auto v) LNFOLD_ALWAYS_INLINE_LAMBDA { return acc + (v - decltype(v)(shift)); };
+            return shifted_sum_step(shift);
         },
         row_ptrs<T, 1>{x});
     return shifted_mean(std::array<T, 1>{shift}, shifted, n)[0];
@@ -98,14 +98,8 @@ LNFOLD_ALWAYS_INLINE T row_inverse_std(N n, const T* x, T c, T eps) {
     const std::array<T, 1> ss = group_sum<Arch, false>(
         n, row,
         [=](std::size_t) LNFOLD_ALWAYS_INLINE_LAMBDA {
-            return [=](auto acc, auto v) LNFOLD_ALWAYS_INLINE_LAMBDA {
-                if constexpr (Centre) {
-                    const auto d = v - decltype(v)(c);
-                    return mul_add(d, d, acc);
-                } else {
-                    return mul_add(v, v, acc);
-                }
-            };
+            if constexpr (Centre) return centred_square_step(c);
+            else return [](auto acc, auto v) LNFOLD_ALWAYS_INLINE_LAMBDA { return mul_add(v, v, acc); };
         },
         row);
     return group_inverse_std<Arch>(ss, row, n, std::array<T, 1>{c}, eps)[0];
@@ -135,12 +129,11 @@ LNFOLD_ALWAYS_INLINE void row_output(N n, const T* x, T* y, T mean, T r, const T
 }
 
 // LayerNorm through the pipeline: the mean of row r from mean_of(r) (a shifted sum, or the fused add's first
-// stage), 1/std and the output from the rows of src (x, or the stored sum). With BlockRows > 1, in blocks
-// (layer_norm_block) where block_first(r) gives row r's combined accumulators of its shifted sum.
-template <class Arch, bool G, bool B, std::size_t BlockRows = 1, class T, class N, class MeanOf,
-          class BlockFirst = std::nullptr_t>
+// stage), 1/std and the output from the rows of src (x, or the stored sum). With BlockRows > 1, rows of src
+// in blocks (layer_norm_block) where they are BlockRows at a time.
+template <class Arch, bool G, bool B, std::size_t BlockRows = 1, class T, class N, class MeanOf>
 void layer_norm_pipeline(N n, std::size_t rows, MeanOf mean_of, const T* src, const T* gamma, const T* beta, T eps,
-                         T* y, T* mean, T* rstd, bool stream, BlockFirst block_first = nullptr) {
+                         T* y, T* mean, T* rstd, bool stream) {
     const auto inverse_std = [=](std::size_t r, T m) LNFOLD_ALWAYS_INLINE_LAMBDA {
         return row_inverse_std<Arch, true>(n, src + r * n, m, eps);
     };
@@ -152,9 +145,8 @@ void layer_norm_pipeline(N n, std::size_t rows, MeanOf mean_of, const T* src, co
     if constexpr (BlockRows > 1) {
         pipeline_over_threads<T, BlockRows>(
             rows, n, stream, mean_of, inverse_std, output, [=](std::size_t r) LNFOLD_ALWAYS_INLINE_LAMBDA {
-                layer_norm_block<Arch, G, B>(
-                    n, [&](std::size_t j) LNFOLD_ALWAYS_INLINE_LAMBDA { return block_first(r + j); }, src + r * n,
-                    gamma, beta, eps, y + r * n, mean ? mean + r : nullptr, rstd ? rstd + r : nullptr, stream);
+                layer_norm_block<Arch, G, B>(n, src + r * n, gamma, beta, eps, y + r * n, mean ? mean + r : nullptr,
+                                             rstd ? rstd + r : nullptr, stream);
             });
     } else {
         pipeline_over_threads<T>(rows, n, stream, mean_of, inverse_std, output);
@@ -178,8 +170,7 @@ void pipelined_layer_norm_rows(N n, const T* x, std::size_t rows, const T* gamma
                                T* mean, T* rstd, bool stream) {
     layer_norm_pipeline<Arch, G, B, layer_norm_block_rows_v<T, Arch>>(
         n, rows, [=](std::size_t r) LNFOLD_ALWAYS_INLINE_LAMBDA { return row_mean<Arch>(n, x + r * n); }, x, gamma,
-        beta, eps, y, mean, rstd, stream,
-        [=](std::size_t r) LNFOLD_ALWAYS_INLINE_LAMBDA { return shifted_part<Arch>(n, x + r * n); });
+        beta, eps, y, mean, rstd, stream);
 }
 
 template <class Arch, bool G, bool B, class T, class N>
