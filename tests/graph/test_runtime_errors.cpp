@@ -2,38 +2,18 @@
 // says expected versus actual.
 #include <cmath>
 #include <cstdint>
-#include <initializer_list>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "catch.hpp"
+#include "require_error.hpp"
 
 #include <lnfold/lnfold.hpp>
 
 using namespace lnfold;
 
 namespace {
-
-// Calls f, requires an exception of type E, and requires every fragment in its message.
-template <class E, class F>
-void require_error(F&& f, std::initializer_list<std::string> fragments) {
-    try {
-        f();
-    } catch (const E& e) {
-        const std::string message = e.what();
-        INFO("message: " << message);
-        CHECK(message.rfind("lnfold", 0) == 0);
-        for (const auto& fragment : fragments) {
-            INFO("fragment: " << fragment);
-            CHECK(message.find(fragment) != std::string::npos);
-        }
-        return;
-    } catch (const std::exception& e) {
-        FAIL("wrong exception type: " << e.what());
-    }
-    FAIL("no exception thrown");
-}
 
 constexpr std::size_t V = 10, T = 6, D = 8;
 using Gpt = Seq<Named<"wte", Embedding<V, D>>, Named<"wpe", PositionEmbedding<T, D>>,
@@ -81,7 +61,7 @@ TEST_CASE("token ids: wrong count, out of range, sequence longer than the positi
 TEST_CASE("eps must be finite and > 0, per norm or for all; unknown paths are named") {
     Model<Gpt> model;
     require_error<config_error>([&] { model.set_eps(0.0); }, {"eps", "> 0", "got 0"});
-    require_error<config_error>([&] { model.set_eps("h.0.ln_1", -1e-5); }, {"h.0.ln_1", "got -0.00001"});
+    require_error<config_error>([&] { model.set_eps("h.0.ln_1", -1e-5); }, {"h.0.ln_1", "got -1e-05"});
     require_error<config_error>([&] { model.set_eps(std::numeric_limits<double>::quiet_NaN()); }, {"eps"});
     require_error<config_error>([&] { model.set_eps("h.0.attn", 1e-5); }, {"'h.0.attn'", "h.0.ln_1, ln_f"});
     model.set_eps("ln_f", 1e-3);
@@ -89,6 +69,39 @@ TEST_CASE("eps must be finite and > 0, per norm or for all; unknown paths are na
     CHECK(model.eps("h.0.ln_1") == 1e-5);
     model.set_eps(1e-6);
     CHECK(model.eps("ln_f") == 1e-6);
+}
+
+// Issue 24, defect 10 (a): eps is added to the variance in the model's element type, so it must be > 0 and finite
+// there. 1e-300 is 0 in float (a constant row would give 0 / sqrt(0) = NaN) but a fine double.
+TEST_CASE("eps must be finite and > 0 in the model's element type") {
+    Model<Gpt> model;
+    require_error<config_error>([&] { model.set_eps(1e-300); }, {"eps of all norms", "got 1e-300", "0 in float"});
+    require_error<config_error>([&] { model.set_eps("ln_f", 1e-300); }, {"eps of ln_f", "got 1e-300", "0 in float"});
+    require_error<config_error>([&] { model.set_eps(1e300); }, {"eps of all norms", "got 1e+300", "inf in float"});
+    CHECK(model.eps("ln_f") == 1e-5);  // a refused eps changes nothing
+    model.set_eps(1e-40);              // a float subnormal is still > 0
+    CHECK(model.eps("ln_f") == 1e-40);
+
+    Model<Seq<Named<"ln", LayerNorm<4>>>, double> reference;
+    reference.set_eps(1e-300);
+    CHECK(reference.eps("ln") == 1e-300);
+    reference.set_eps("ln", 1e300);
+    CHECK(reference.eps("ln") == 1e300);
+    reference.set_eps("ln", 1e-300);
+    // A constant row has variance 0: the output is (x - mean) / sqrt(0 + eps) = 0, finite because eps is not 0.
+    const std::vector<double> constant(4, 3.0);
+    const auto y = reference.forward(std::span<const double>(constant), Layout::rows(1));
+    for (double v : y.span()) CHECK(v == 0.0);
+}
+
+// Issue 24, defect 10 (b): set_eps on a network without norms used to do nothing.
+TEST_CASE("set_eps on a network without norms is an error") {
+    Model<Mlp> with_rms;
+    with_rms.set_eps(1e-6);
+    CHECK(with_rms.eps("norm") == 1e-6);
+    Model<Seq<Named<"fc", Linear<5, 3>>, ReLU>> plain;
+    require_error<config_error>([&] { plain.set_eps(1e-6); }, {"Model::set_eps", "no LayerNorm or RMSNorm", "no eps to set"});
+    require_error<config_error>([&] { plain.set_eps("fc", 1e-6); }, {"'fc'", "norms: none"});
 }
 
 TEST_CASE("unknown parameter paths list what exists") {

@@ -23,8 +23,17 @@ public:
     using error::error;
 };
 
-// An invalid setting (eps <= 0, unknown parameter path, bad option).
+// An invalid setting (eps <= 0 or 0 in the element type, set_eps without norms, unknown parameter path, bad option).
 class config_error : public error {
+public:
+    using error::error;
+};
+
+// Memory for a buffer sized by run-time input (activations, caches, gradients, optimizer state) cannot be had: the
+// allocator refuses it (instead of std::bad_alloc) or its byte count overflows size_t. The message says who asked, how much,
+// and for what, e.g. "lnfold: Model::forward: cannot allocate 3136000000000000 bytes for the activations of
+// Linear<1, 784> at 'fc' (1000000000000 rows x 784 floats)". The Model stays usable with smaller inputs.
+class allocation_error : public error {
 public:
     using error::error;
 };

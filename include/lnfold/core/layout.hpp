@@ -3,6 +3,8 @@
 #include <cstddef>
 #include <string>
 
+#include "lnfold/core/checked_size.hpp"
+
 namespace lnfold {
 
 // Activations are row-major matrices (rows x width). A Layout says what the rows are:
@@ -10,6 +12,7 @@ namespace lnfold {
 //   sequences:     batch samples of `tokens` tokens each            rows = batch * tokens
 //   images (NHWC): batch samples of height x width pixels (tokens)  rows = batch * height * width
 // The width (features / channels) is known at compile time from the network type.
+// The products (height x width, batch x tokens) are checked: one that overflows size_t throws shape_error.
 struct Layout {
     std::size_t batch = 0;
     std::size_t tokens = 1;   // rows per sample
@@ -19,10 +22,10 @@ struct Layout {
     static constexpr Layout rows(std::size_t batch) { return {batch, 1, 0, 0}; }
     static constexpr Layout sequence(std::size_t batch, std::size_t length) { return {batch, length, 0, 0}; }
     static constexpr Layout image(std::size_t batch, std::size_t height, std::size_t width) {
-        return {batch, height * width, height, width};
+        return {batch, checked_mul(height, "pixels high", width, "pixels wide", "lnfold: Layout::image"), height, width};
     }
 
-    constexpr std::size_t row_count() const { return batch * tokens; }
+    constexpr std::size_t row_count() const { return checked_mul(batch, "samples", tokens, "tokens", "lnfold: Layout"); }
     constexpr bool is_image() const { return height > 0; }
     constexpr bool operator==(const Layout&) const = default;
 

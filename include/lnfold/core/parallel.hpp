@@ -26,7 +26,8 @@ template <class Body>
 void parallel_for_rows(std::size_t rows, std::size_t work_per_row, Body&& body) {
     if (rows == 0) return;
 #if LNFOLD_HAS_OPENMP
-    const std::size_t work = rows * std::max<std::size_t>(work_per_row, 1);
+    std::size_t work = 0;  // rows * work_per_row, saturated (a huge product only means "enough work for threads")
+    if (__builtin_mul_overflow(rows, std::max<std::size_t>(work_per_row, 1), &work)) work = static_cast<std::size_t>(-1);
     const int threads = static_cast<int>(std::min<std::size_t>(
         static_cast<std::size_t>(max_threads()), std::min(rows, work / LNFOLD_PARALLEL_MIN_ELEMENTS)));
     if (threads > 1 && !omp_in_parallel()) {

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <span>
 
+#include "lnfold/core/checked_size.hpp"
 #include "lnfold/core/layout.hpp"
 #include "lnfold/core/matrix.hpp"
 
@@ -15,7 +16,7 @@ struct tensor_view {
     std::size_t width = 0; // features per row
 
     std::size_t rows() const { return layout.row_count(); }
-    std::size_t size() const { return rows() * width; }
+    std::size_t size() const { return checked_mul(rows(), "rows", width, "features", "lnfold: tensor_view"); }
     std::span<const T> span() const { return {data, size()}; }
     std::span<const T> row(std::size_t r) const { return {data + r * width, width}; }
     T operator()(std::size_t r, std::size_t c) const { return data[r * width + c]; }

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <string>
 
+#include "lnfold/core/checked_size.hpp"
 #include "lnfold/fold/centre.hpp"
 #include "lnfold/layers/layer_base.hpp"
 
@@ -29,8 +30,9 @@ struct CBWC : L {
     static std::string type_name() { return "CBWC<" + L::type_name() + ">"; }
 
     // Scratch: the centred copy of the parameter block, then L's own scratch.
-    static std::size_t scratch_size(const Layout& in, std::size_t width) {
-        return param_block_size<L>() + L::scratch_size(in, width);
+    static std::size_t scratch_size(const Layout& in, std::size_t width, std::string_view path) {
+        return checked_add(param_block_size<L>(), "centred parameters", L::scratch_size(in, width, path), "values",
+                           layer_context<CBWC>{path, "the scratch space"});
     }
     template <class T>
     static void forward(const layer_call<T>& c) {
@@ -43,8 +45,9 @@ struct CBWC : L {
 
     // W = P V with P the centring projection on the output axis (symmetric), so dL/dV = P dL/dW: L's backward
     // with the centred weights writes dL/dW into a zeroed block of the work space, which is centred and added.
-    static std::size_t backward_scratch_size(const Layout& in, std::size_t width) {
-        return param_block_size<L>() + L::backward_scratch_size(in, width);
+    static std::size_t backward_scratch_size(const Layout& in, std::size_t width, std::string_view path) {
+        return checked_add(param_block_size<L>(), "parameter gradients", L::backward_scratch_size(in, width, path), "values",
+                           layer_context<CBWC>{path, "the backward work space"});
     }
     template <class T>
     static void backward(const layer_grad_call<T>& c) {
@@ -77,8 +80,11 @@ struct CentredOutput : L {
     }
 
     // y = P L(x): L's backward receives P dy (P symmetric); the work space holds P dy first.
-    static std::size_t backward_scratch_size(const Layout& in, std::size_t width) {
-        return L::output_layout(in, "").row_count() * L::resolve_out(width) + L::backward_scratch_size(in, width);
+    static std::size_t backward_scratch_size(const Layout& in, std::size_t width, std::string_view path) {
+        const layer_context<CentredOutput> at{path, "the backward work space"};
+        const std::size_t rows = L::output_layout(in, path).row_count();
+        const std::size_t dy = checked_mul(rows, "rows", L::resolve_out(width), "features", at);
+        return checked_add(dy, "values", L::backward_scratch_size(in, width, path), "values", at);
     }
     template <class T>
     static void backward(const layer_grad_call<T>& c) {

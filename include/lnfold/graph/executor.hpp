@@ -1,6 +1,8 @@
 #pragma once
 // Run-time state of a forward pass: one output buffer and one scratch buffer per node, sized on first use
 // and reused (no allocation after the first call of a given shape), plus what each node read.
+// Every size comes from the run-time layout: a node's output rows x width is checked (checked_size.hpp) and each
+// buffer names itself when it cannot be allocated (allocation_error, aligned_buffer.hpp).
 #include <cstddef>
 #include <algorithm>
 #include <string>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "lnfold/core/aligned_buffer.hpp"
+#include "lnfold/core/checked_size.hpp"
 #include "lnfold/core/error.hpp"
 #include "lnfold/core/layout.hpp"
 #include "lnfold/graph/node.hpp"
@@ -50,13 +53,33 @@ struct executor {
           results(table.size()), settings(table.size()), grads(table.size()), has_grad(table.size()) {}
 };
 
+namespace detail {
+// What a buffer holds, for allocation errors: "the activations of Linear<1, 784> at 'fc' (1000000000000 rows x 784
+// floats)", or with an element count only: "... (12 floats)".
+template <class T>
+std::string buffer_text(std::string_view what, const std::string& owner, std::size_t rows, std::size_t width) {
+    return std::string(what) + " of " + owner + " (" + std::to_string(rows) + " rows x " + std::to_string(width) + " " +
+           element_plural<T>() + ")";
+}
+template <class T>
+std::string buffer_text(std::string_view what, const std::string& owner, std::size_t count) {
+    return std::string(what) + " of " + owner + " (" + std::to_string(count) + " " + element_plural<T>() + ")";
+}
+}  // namespace detail
+
 // Adds a gradient contribution to dL/d(output of `producer`): the first contribution is copied, later ones
 // (a value read by several consumers: the residual stream) are summed. The network input's gradient is dropped.
+// count is the size of the producer's output in the latest forward (checked there).
 template <class T>
 void accumulate_grad(executor<T>& ex, int producer, const T* data, std::size_t count) {
     if (producer == network_input) return;
     const std::size_t p = static_cast<std::size_t>(producer);
-    T* g = ex.grads[p].ensure(count);
+    T* g = ex.grads[p].ensure(count, "Model::backward", [&] {
+        std::string node = "node '";
+        node += ex.nodes[p].path.view();
+        node += "'";
+        return detail::buffer_text<T>("the output gradient", node, count);
+    });
     if (!ex.has_grad[p]) {
         std::copy(data, data + count, g);
         ex.has_grad[p] = 1;
@@ -77,10 +100,15 @@ void backward_leaf(executor<T>& ex, std::size_t node, std::size_t param_base) {
         throw config_error("lnfold: " + L::type_name() + " at '" + std::string(n.path.view()) + "' has no backward pass");
     } else {
         const bool needs_dx = n.input != network_input && !L::reads_tokens;
-        const std::size_t in_count = in.layout.row_count() * in.width;
-        T* dx = needs_dx ? ex.dx.ensure(in_count) : nullptr;
-        const std::size_t work_count = L::backward_scratch_size(in.layout, in.width);
-        T* work = work_count ? ex.work.ensure(work_count) : nullptr;
+        const std::size_t in_rows = in.layout.row_count(), in_count = in_rows * in.width;  // checked by forward
+        T* dx = needs_dx ? ex.dx.ensure(in_count, "Model::backward", [&] {
+            return detail::buffer_text<T>("the input gradient", layer_name(L::type_name(), n.path.view()), in_rows,
+                                          in.width);
+        }) : nullptr;
+        const std::size_t work_count = L::backward_scratch_size(in.layout, in.width, n.path.view());
+        T* work = work_count ? ex.work.ensure(work_count, "Model::backward", [&] {
+            return detail::buffer_text<T>("the backward work space", layer_name(L::type_name(), n.path.view()), work_count);
+        }) : nullptr;
         L::backward(layer_grad_call<T>{ex.params + param_base, in.data, in.layout, in.width, out.data, out.layout,
                                        out.width, ex.tokens, ex.scratch[node].data(), ex.settings[node], n.path.view(),
                                        ex.grads[node].data(), dx, ex.param_grads + param_base, work,
@@ -105,15 +133,24 @@ bool defers_residual_sum(const executor<T>& ex, std::size_t add) {
 }
 
 // Runs one leaf layer as node `node`, its parameters at params + param_base. A layer that reads a deferred
-// residual sum receives it in layer_call::residual and computes it.
+// residual sum receives it in layer_call::residual and computes it. Its input's rows x width fit in size_t (the
+// Model checked the network input, this function every node's output); its output's are checked here:
+//   out_rows = batch x tokens of L::output_layout,  out_count = out_rows x out_width.
 template <class L, class T>
 activation<T> run_leaf(executor<T>& ex, std::size_t node, std::size_t param_base, activation<T> in) {
     const std::string_view path = ex.nodes[node].path.view();
     const Layout out_layout = L::output_layout(in.layout, path);
     const std::size_t out_width = L::resolve_out(in.width);
-    T* y = ex.outputs[node].ensure(out_layout.row_count() * out_width);
-    const std::size_t scratch_count = L::scratch_size(in.layout, in.width);
-    T* scratch = scratch_count ? ex.scratch[node].ensure(scratch_count) : nullptr;
+    const layer_context<L> output{path, "the output"};
+    const std::size_t out_rows = checked_mul(out_layout.batch, "samples", out_layout.tokens, "tokens", output);
+    const std::size_t out_count = checked_mul(out_rows, "rows", out_width, "features", output);
+    const std::size_t scratch_count = L::scratch_size(in.layout, in.width, path);  // every size checked, then allocate
+    T* y = ex.outputs[node].ensure(out_count, "Model::forward", [&] {
+        return detail::buffer_text<T>("the activations", layer_name(L::type_name(), path), out_rows, out_width);
+    });
+    T* scratch = scratch_count ? ex.scratch[node].ensure(scratch_count, "Model::forward", [&] {
+        return detail::buffer_text<T>("the scratch space", layer_name(L::type_name(), path), scratch_count);
+    }) : nullptr;
     const residual_sum<T>* residual = nullptr;
     if constexpr (L::fuses_residual_add) {
         if (ex.deferred_add >= 0 && ex.deferred_add == ex.nodes[node].input) {

@@ -3,14 +3,17 @@
 // time by graph_v<Net>), a gradient arena of the same layout, per-node settings, and per-node caches that are
 // sized on the first call of a shape and reused afterwards (forward allocates nothing after warm-up).
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include "lnfold/core/aligned_buffer.hpp"
+#include "lnfold/core/checked_size.hpp"
 #include "lnfold/core/error.hpp"
 #include "lnfold/core/layout.hpp"
 #include "lnfold/core/random.hpp"
@@ -47,6 +50,11 @@ public:
     static constexpr std::size_t tensor_count = graph.tensor_count;
     static constexpr std::size_t arena_size = param_size_of<Net>();  // elements, tensors padded to 64 bytes
     static constexpr bool reads_tokens = node_count > 0 && graph.nodes[0].kind == layer_kind::embedding;
+    static constexpr bool has_norms = [] {
+        for (std::size_t n = 0; n < node_count; ++n)
+            if (graph.nodes[n].kind == layer_kind::layer_norm || graph.nodes[n].kind == layer_kind::rms_norm) return true;
+        return false;
+    }();
     // Features per input row; 0 when the input is token ids, or when the network accepts any width
     // (it starts with width-preserving layers such as GELU): forward then takes the width from the input size.
     static constexpr std::size_t input_width = in_width_of<Net>();
@@ -58,7 +66,9 @@ public:
     }();
 
     explicit Model(std::uint64_t seed = 0, init_scheme scheme = init_scheme::pytorch)
-        : params_(arena_size), grads_(arena_size), exec_(std::span<const graph_node>(graph.nodes.data(), node_count)) {
+        : params_(arena_size, "Model", "the parameter arena"),
+          grads_(arena_size, "Model", "the gradient arena"),
+          exec_(std::span<const graph_node>(graph.nodes.data(), node_count)) {
         exec_.params = params_.data();
         initialize(seed, scheme);
     }
@@ -107,15 +117,16 @@ public:
     }
 
     // Forward over feature rows, sequences of feature rows, or NHWC images: x holds layout.row_count() rows of
-    // input_width values. The result stays valid until the next forward call.
+    // input_width values. The result stays valid until the next forward call. Sizes are checked (shape_error)
+    // and buffers allocated (allocation_error when the memory cannot be had) before x is read.
     tensor_view<T> forward(std::span<const T> x, const Layout& layout) {
         if constexpr (reads_tokens) {
             throw shape_error("lnfold: Model::forward: this network starts with an Embedding and reads token ids; "
                               "pass std::span<const std::int32_t>");
         } else {
-            std::size_t width = input_width;
-            if (width == 0 && layout.row_count() > 0) width = x.size() / layout.row_count();
-            check_input(x.size(), layout, width == 0 ? 1 : width, "values");
+            const std::size_t rows = check_layout(layout);
+            const std::size_t width = input_width != 0 ? input_width : x.size() / rows;
+            check_input(x.size(), layout, rows, width == 0 ? 1 : width, "values");
             exec_.tokens = nullptr;
             return run({x.data(), layout, width});
         }
@@ -126,7 +137,7 @@ public:
             throw shape_error("lnfold: Model::forward: this network reads " + std::to_string(input_width) +
                               " features per row, not token ids; pass std::span<const T>");
         } else {
-            check_input(ids.size(), layout, 1, "token ids");
+            check_input(ids.size(), layout, check_layout(layout), 1, "token ids");
             exec_.tokens = ids.data();
             return run({nullptr, layout, 0});
         }
@@ -190,8 +201,11 @@ public:
     std::span<T> gradients() { return grads_.span(); }
     std::span<const T> gradients() const { return grads_.span(); }
 
-    // Norm eps, per LayerNorm / RMSNorm node (path of the norm, e.g. "h.0.ln_1") or for all of them.
+    // Norm eps, per LayerNorm / RMSNorm node (path of the norm, e.g. "h.0.ln_1") or for all of them (a network
+    // without norms has no eps: config_error). eps must be finite and > 0 as a double and as T (config_error).
     void set_eps(double eps) {
+        if constexpr (!has_norms)
+            throw config_error("lnfold: Model::set_eps: the network has no LayerNorm or RMSNorm, so it has no eps to set");
         check_eps(eps, "all norms");
         for (std::size_t n = 0; n < node_count; ++n)
             if (is_norm(n)) exec_.settings[n].eps = eps;
@@ -235,24 +249,44 @@ private:
         throw config_error("lnfold: no LayerNorm or RMSNorm at '" + std::string(path) + "' (norms: " +
                            (known.empty() ? std::string("none") : known) + ")");
     }
+    // The shortest text that reads back as v ("1e-300", "-1e-05", "inf").
+    static std::string number_text(double v) {
+        char text[32];
+        return std::string(text, std::to_chars(text, text + sizeof text, v).ptr);
+    }
+    // eps is added to the variance in T: it must be finite and > 0 there too. 1e-300 is a fine double but 0 in
+    // float, where a constant row would then give 0 / sqrt(0) = NaN; 1e300 is inf in float.
     static void check_eps(double eps, std::string_view where) {
+        constexpr const char* type = std::is_same_v<T, float> ? "float" : "double";
         if (!(eps > 0) || !std::isfinite(eps))
             throw config_error("lnfold: eps of " + std::string(where) + " must be a finite number > 0, got " +
-                               std::to_string(eps));
+                               number_text(eps));
+        const bool fits = eps <= static_cast<double>(std::numeric_limits<T>::max()) && static_cast<T>(eps) > T(0);
+        if (!fits)
+            throw config_error("lnfold: eps of " + std::string(where) + " must be a finite number > 0 in " + type +
+                               " (the model's element type), got " + number_text(eps) + ", which is " +
+                               (eps > 1 ? "inf" : "0") + " in " + type);
     }
-    static void check_input(std::size_t size, const Layout& layout, std::size_t per_row, const char* what) {
+    // The rows of a batch layout (batch x tokens), after checking that it is not empty, that an image's tokens are
+    // its height x width, and that neither product overflows size_t.
+    static std::size_t check_layout(const Layout& layout) {
         if (layout.batch == 0 || layout.tokens == 0)
             throw shape_error("lnfold: Model::forward: the batch layout " + layout.describe() + " is empty");
-        if (layout.is_image() && layout.tokens != layout.height * layout.width)
+        if (layout.is_image() && layout.tokens != checked_mul(layout.height, "pixels high", layout.width, "pixels wide",
+                                                              "lnfold: Model::forward: the image layout"))
             throw shape_error("lnfold: Model::forward: an image layout needs tokens == height * width, got " +
                               std::to_string(layout.tokens));
-        const std::size_t expected = layout.row_count() * per_row;
+        return checked_mul(layout.batch, "samples", layout.tokens, "tokens", "lnfold: Model::forward: the batch layout");
+    }
+    static void check_input(std::size_t size, const Layout& layout, std::size_t rows, std::size_t per_row, const char* what) {
+        const std::size_t expected = checked_mul(rows, "rows", per_row, what, "lnfold: Model::forward: the input");
         if (size != expected)
             throw shape_error("lnfold: Model::forward: input of " + layout.describe() + " needs " +
-                              std::to_string(expected) + " " + what + " (" + std::to_string(layout.row_count()) +
-                              " rows x " + std::to_string(per_row) + "), got " + std::to_string(size));
+                              std::to_string(expected) + " " + what + " (" + std::to_string(rows) + " rows x " +
+                              std::to_string(per_row) + "), got " + std::to_string(size));
     }
     tensor_view<T> run(activation<T> in) {
+        last_ = {};  // a forward that throws leaves no output (backward then asks for a forward)
         exec_.deferred_add = -1;
         const activation<T> out = run_node<Net>(exec_, 0, 0, in);
         last_ = {out.data, out.layout, out.width};

@@ -63,14 +63,16 @@ struct Residual {
             throw shape_error("lnfold: Residual at '" + std::string(ex.nodes[add].path.view()) +
                               "': the branch must keep the layout of its input, expected " + in.layout.describe() +
                               ", got " + branch.layout.describe());
-        const std::size_t count = in.layout.row_count() * in.width;
-        T* y = ex.outputs[add].ensure(count);
+        const std::size_t rows = in.layout.row_count(), count = rows * in.width;  // the input's size, checked before
+        T* y = ex.outputs[add].ensure(count, "Model::forward", [&] {
+            return detail::buffer_text<T>("the sum", layer_name("Residual", ex.nodes[add].path.view()), rows, in.width);
+        });
         if (defers_residual_sum(ex, add)) {
             // the next node, a norm reading y, computes y = in + branch along with its own output (executor.hpp)
             ex.deferred_add = static_cast<int>(add);
             ex.deferred = residual_sum<T>{in.data, branch.data, y};
         } else {
-            parallel_for_rows(in.layout.row_count(), in.width, [&](std::size_t begin, std::size_t end) {
+            parallel_for_rows(rows, in.width, [&](std::size_t begin, std::size_t end) {
                 for (std::size_t i = begin * in.width; i < end * in.width; ++i) y[i] = in.data[i] + branch.data[i];
             });
         }

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "lnfold/core/checked_size.hpp"
 #include "lnfold/layers/layer_base.hpp"
 
 namespace lnfold {
@@ -20,7 +21,10 @@ struct ClassToken : layer_defaults {
     static std::string type_name() { return "ClassToken<" + std::to_string(Dim) + ">"; }
 
     // The spatial grid (if any) is gone: the output is a plain sequence of tokens + 1.
-    static Layout output_layout(const Layout& in, std::string_view) { return Layout::sequence(in.batch, in.tokens + 1); }
+    static Layout output_layout(const Layout& in, std::string_view path) {
+        const layer_context<ClassToken> at{path, "the output"};
+        return Layout::sequence(in.batch, checked_add(in.tokens, "tokens", 1, "class token", at));
+    }
 
     // y[b, 0] = cls; y[b, 1 + t] = x[b, t]
     template <class T>

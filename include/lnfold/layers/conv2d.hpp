@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <string>
 
+#include "lnfold/core/checked_size.hpp"
 #include "lnfold/core/error.hpp"
 #include "lnfold/core/matrix.hpp"
 #include "lnfold/core/parallel.hpp"
@@ -47,18 +48,23 @@ struct Conv2d : layer_defaults {
         if (!in.is_image())
             throw shape_error(layer_error_prefix(type_name(), path) +
                               "expected an image input (NHWC with height and width), got " + in.describe());
-        if (in.height + 2 * Pad < Kernel || in.width + 2 * Pad < Kernel)
+        const layer_context<Conv2d> at{path, "the padded image"};
+        const std::size_t padded_height = checked_add(in.height, "pixels high", 2 * Pad, "pixels of padding", at);
+        const std::size_t padded_width = checked_add(in.width, "pixels wide", 2 * Pad, "pixels of padding", at);
+        if (padded_height < Kernel || padded_width < Kernel)
             throw shape_error(layer_error_prefix(type_name(), path) + "expected a padded input of at least " +
                               std::to_string(Kernel) + " x " + std::to_string(Kernel) + " pixels, got " +
                               std::to_string(in.height) + " x " + std::to_string(in.width) + " with padding " +
                               std::to_string(Pad));
-        const std::size_t h = (in.height + 2 * Pad - Kernel) / Stride + 1;
-        const std::size_t w = (in.width + 2 * Pad - Kernel) / Stride + 1;
-        return Layout::image(in.batch, h, w);
+        const std::size_t h = (padded_height - Kernel) / Stride + 1;
+        const std::size_t w = (padded_width - Kernel) / Stride + 1;
+        const layer_context<Conv2d> output{path, "the output image"};
+        return {in.batch, checked_mul(h, "pixels high", w, "pixels wide", output), h, w};
     }
     // im2col buffer: one patch row per output pixel (for one group at a time).
-    static std::size_t scratch_size(const Layout& in, std::size_t) {
-        return output_layout(in, "").row_count() * patch;
+    static std::size_t scratch_size(const Layout& in, std::size_t, std::string_view path) {
+        return checked_mul(output_layout(in, path).row_count(), "pixels", patch, "patch values",
+                           layer_context<Conv2d>{path, "the im2col buffer"});
     }
 
     // Calls f(k, at) for each entry k = (ci, ky, kx) of output pixel p's patch in group g, with `at` the index of
@@ -103,7 +109,10 @@ struct Conv2d : layer_defaults {
 
     // Per group g, with cols_g recomputed (pixels x patch) and dY_g (pixels x group_out):
     //   dW_g += dY_gᵀ cols_g;  db_g += column sums of dY_g;  dcols = dY_g W_g, scattered back (col2im) into dX.
-    static std::size_t backward_scratch_size(const Layout& in, std::size_t) { return 2 * scratch_size(in, 0); }
+    static std::size_t backward_scratch_size(const Layout& in, std::size_t, std::string_view path) {
+        return checked_mul(2, "im2col buffers", scratch_size(in, 0, path), "values",
+                           layer_context<Conv2d>{path, "the backward work space"});
+    }
     template <class T>
     static void backward(const layer_grad_call<T>& c) {
         const std::size_t pixels = c.out.row_count();

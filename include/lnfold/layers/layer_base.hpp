@@ -78,7 +78,7 @@ struct layer_call {
     Layout out;
     std::size_t out_width;
     const std::int32_t* tokens;    // the network's token ids (Embedding reads them instead of x)
-    T* scratch;                    // scratch_size(in, in_width) elements, kept for the backward pass
+    T* scratch;                    // scratch_size(in, in_width, path) elements, kept for the backward pass
     const node_settings& settings;
     std::string_view path;         // the node's path, for error messages
     const T* tied = nullptr;       // TiedHead: the tied table inside the arena
@@ -104,22 +104,23 @@ struct layer_grad_call {
     const T* dy;                   // dL/dy
     T* dx;
     T* dparams;
-    T* work;                       // backward_scratch_size(in, in_width) elements of temporary space
+    T* work;                       // backward_scratch_size(in, in_width, path) elements of temporary space
     const T* tied = nullptr;       // TiedHead: the tied table, and its gradient (+=)
     T* dtied = nullptr;
 };
 
 // Defaults a layer spec inherits: no parameters, layout unchanged, no scratch, reads activations, cannot compute
 // the residual sum it reads (fuses_residual_add: a Residual whose sum goes straight into such a layer leaves the
-// addition to it, see graph/residual.hpp).
+// addition to it, see graph/residual.hpp). Sizes computed from the layout use checked_mul / checked_add with a
+// layer_context, so that one which overflows names the layer (the path is for those messages).
 struct layer_defaults {
     static constexpr std::array<param_spec, 0> params{};
     static constexpr bool reads_tokens = false;
     static constexpr bool needs_image = false;
     static constexpr bool fuses_residual_add = false;
     static Layout output_layout(const Layout& in, std::string_view) { return in; }
-    static std::size_t scratch_size(const Layout&, std::size_t) { return 0; }
-    static std::size_t backward_scratch_size(const Layout&, std::size_t) { return 0; }
+    static std::size_t scratch_size(const Layout&, std::size_t, std::string_view) { return 0; }
+    static std::size_t backward_scratch_size(const Layout&, std::size_t, std::string_view) { return 0; }
 };
 
 // Offset of parameter I inside a layer's block, and the block's size (both padded).
@@ -140,13 +141,26 @@ struct width_preserving {
     static constexpr std::size_t resolve_out(std::size_t in) { return in; }
 };
 
-inline std::string layer_error_prefix(std::string_view kind_name, std::string_view path) {
-    std::string s = "lnfold: ";
-    s += kind_name;
+// "LayerNorm<8> at 'h.0.ln_1'" (the root of a network has the empty path: '<root>').
+inline std::string layer_name(std::string_view kind_name, std::string_view path) {
+    std::string s(kind_name);
     s += " at '";
     s += path.empty() ? std::string_view("<root>") : path;
-    s += "': ";
+    s += "'";
     return s;
 }
+inline std::string layer_error_prefix(std::string_view kind_name, std::string_view path) {
+    return "lnfold: " + layer_name(kind_name, path) + ": ";
+}
+
+// The context of a size check in layer L (core/checked_size.hpp), built only when the check fails:
+//   checked_mul(tokens, "tokens", tokens, "tokens", layer_context<SelfAttention>{path, "attention scores"})
+//   -> "lnfold: SelfAttention<8, 2> at 'attn': attention scores: 4294967296 tokens x 4294967296 tokens overflows size_t"
+template <class L>
+struct layer_context {
+    std::string_view path;
+    const char* what;
+    std::string operator()() const { return layer_error_prefix(L::type_name(), path) + what; }
+};
 
 }  // namespace lnfold

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <string>
 
+#include "lnfold/core/checked_size.hpp"
 #include "lnfold/kernels/add_norm.hpp"
 #include "lnfold/kernels/layer_norm.hpp"
 #include "lnfold/kernels/norm_backward.hpp"
@@ -23,7 +24,10 @@ struct LayerNorm : layer_defaults {
     static std::string type_name() { return "LayerNorm<" + std::to_string(Dim) + ">"; }
 
     // Saved for backward: mean and rstd per row.
-    static std::size_t scratch_size(const Layout& in, std::size_t) { return 2 * in.row_count(); }
+    static std::size_t scratch_size(const Layout& in, std::size_t, std::string_view path) {
+        return checked_mul(in.row_count(), "rows", 2, "statistics",
+                           layer_context<LayerNorm>{path, "the saved mean and 1/std"});
+    }
 
     // It can compute the residual sum it reads (the fused add + norm, graph/residual.hpp).
     static constexpr bool fuses_residual_add = true;

@@ -32,7 +32,7 @@ struct RMSNorm : layer_defaults {
     }
 
     // Saved for backward: 1/rms per row.
-    static std::size_t scratch_size(const Layout& in, std::size_t) { return in.row_count(); }
+    static std::size_t scratch_size(const Layout& in, std::size_t, std::string_view) { return in.row_count(); }
 
     // It can compute the residual sum it reads (the fused add + norm, graph/residual.hpp).
     static constexpr bool fuses_residual_add = true;

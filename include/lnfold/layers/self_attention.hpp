@@ -12,6 +12,7 @@
 #include <limits>
 #include <string>
 
+#include "lnfold/core/checked_size.hpp"
 #include "lnfold/core/matrix.hpp"
 #include "lnfold/core/parallel.hpp"
 #include "lnfold/layers/layer_base.hpp"
@@ -39,8 +40,12 @@ struct SelfAttention : layer_defaults {
     }
 
     // Scratch (kept for backward): qkv (rows x 3Dim) | ctx (rows x Dim) | P (batch x Heads x tokens x tokens).
-    static std::size_t scratch_size(const Layout& in, std::size_t) {
-        return in.row_count() * 4 * Dim + in.batch * Heads * in.tokens * in.tokens;
+    static std::size_t scratch_size(const Layout& in, std::size_t, std::string_view path) {
+        const layer_context<SelfAttention> at{path, "the saved projections and attention scores"};
+        const std::size_t projections = checked_mul(in.row_count(), "rows", 4 * Dim, "values", at);
+        const std::size_t per_head = checked_mul(in.tokens, "tokens", in.tokens, "tokens", at);
+        const std::size_t scores = checked_mul(in.batch * Heads, "(sample, head) pairs", per_head, "scores", at);
+        return checked_add(projections, "values", scores, "scores", at);
     }
 
     template <class T>
@@ -89,8 +94,10 @@ struct SelfAttention : layer_defaults {
     //               dQ = dS K;  dK = dSᵀ Q          (masked entries have P = 0, so dS = 0 there)
     //   dWqkv += dqkvᵀ x;  dbqkv += Σ dqkv;  dx = dqkv Wqkv
     // Work: dctx (rows x Dim) | dqkv (rows x 3*Dim) | dP (tokens x tokens).
-    static std::size_t backward_scratch_size(const Layout& in, std::size_t) {
-        return in.row_count() * 4 * Dim + in.tokens * in.tokens;
+    static std::size_t backward_scratch_size(const Layout& in, std::size_t, std::string_view path) {
+        const layer_context<SelfAttention> at{path, "the backward work space"};
+        return checked_add(checked_mul(in.row_count(), "rows", 4 * Dim, "values", at), "values",
+                           checked_mul(in.tokens, "tokens", in.tokens, "tokens", at), "scores", at);
     }
     template <class T>
     static void backward(const layer_grad_call<T>& c) {

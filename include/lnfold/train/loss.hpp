@@ -28,8 +28,8 @@ double softmax_cross_entropy(const tensor_view<T>& logits, std::span<const std::
     if (targets.size() != rows)
         throw shape_error("lnfold: softmax_cross_entropy: expected " + std::to_string(rows) + " targets (one per row), got " +
                           std::to_string(targets.size()));
-    if (grad.size() != rows * classes)
-        throw shape_error("lnfold: softmax_cross_entropy: the gradient needs " + std::to_string(rows * classes) +
+    if (grad.size() != logits.size())
+        throw shape_error("lnfold: softmax_cross_entropy: the gradient needs " + std::to_string(logits.size()) +
                           " elements, got " + std::to_string(grad.size()));
     if (!(options.label_smoothing >= 0.0 && options.label_smoothing <= 1.0))
         throw config_error("lnfold: softmax_cross_entropy: label_smoothing must be in [0, 1], got " +

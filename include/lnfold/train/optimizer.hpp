@@ -47,7 +47,8 @@ struct sgd_options {
 template <class T>
 class SGD {
 public:
-    SGD(std::size_t size, sgd_options options = {}) : options_(options), velocity_(size), size_(size) {}
+    SGD(std::size_t size, sgd_options options = {})
+        : options_(options), velocity_(size, "SGD", "the momentum buffer"), size_(size) {}
 
     void step(std::span<T> params, std::span<const T> grads, double lr, std::span<const std::uint8_t> decay_mask = {}) {
         detail::check_sizes("SGD::step", params.size(), grads.size(), size_, decay_mask.size());
@@ -85,7 +86,8 @@ struct adamw_options {
 template <class T>
 class AdamW {
 public:
-    AdamW(std::size_t size, adamw_options options = {}) : options_(options), m_(size), v_(size), size_(size) {}
+    AdamW(std::size_t size, adamw_options options = {})
+        : options_(options), m_(size, "AdamW", "the first moments"), v_(size, "AdamW", "the second moments"), size_(size) {}
 
     void step(std::span<T> params, std::span<const T> grads, double lr, std::span<const std::uint8_t> decay_mask = {}) {
         detail::check_sizes("AdamW::step", params.size(), grads.size(), size_, decay_mask.size());
