@@ -5,12 +5,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
+#include <new>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <lnfold/data/fashion_mnist.hpp>
+#include <lnfold/io/atomic_file.hpp>
 #include <lnfold/data/text_corpus.hpp>
 #include <lnfold/lnfold.hpp>
 #include <lnfold/train/cbwc.hpp>
@@ -196,14 +198,12 @@ int train(const options& o, Task& task) {
     random_stream rng(seed_for(o.seed, "batches"));
     std::vector<float> grad;
 
-    std::ofstream log;
+    // The CSV goes to a temporary beside the log and replaces it only when training ends (io::atomic_file): a run
+    // that fails or a disk that fills leaves no partial log and keeps an older one. Checked before the first step.
+    std::optional<io::atomic_file> log;
     if (!o.log.empty()) {
-        log.open(o.log);
-        if (!log) {
-            std::fprintf(stderr, "train: cannot write the log '%s'\n", o.log.c_str());
-            return 1;
-        }
-        log << "step,train_loss,val_loss,val_accuracy,lr" << (o.log_timing ? ",ms_per_step" : "") << "\n";
+        log.emplace(o.log, "log");
+        log->write(std::string("step,train_loss,val_loss,val_accuracy,lr") + (o.log_timing ? ",ms_per_step" : "") + "\n");
     }
     if (!o.quiet)
         std::fprintf(stderr, "train: %s, norm %s, seed %llu, %zu steps of %zu, %zu parameters\n  %s\n", o.model.c_str(),
@@ -240,14 +240,11 @@ int train(const options& o, Task& task) {
             const double train_loss = loss_sum / double(loss_count);
             if (log) {
                 char line[256];
-                std::snprintf(line, sizeof line, "%zu,%.6f,%.6f,%.4f,%.6g", step + 1, train_loss, last_eval.first,
-                              last_eval.second, lr);
-                log << line;
-                if (o.log_timing) {
-                    std::snprintf(line, sizeof line, ",%.3f", step_ms / double(loss_count));
-                    log << line;
-                }
-                log << "\n";
+                int n = std::snprintf(line, sizeof line, "%zu,%.6f,%.6f,%.4f,%.6g", step + 1, train_loss,
+                                      last_eval.first, last_eval.second, lr);
+                if (o.log_timing) n += std::snprintf(line + n, sizeof line - n, ",%.3f", step_ms / double(loss_count));
+                std::snprintf(line + n, sizeof line - n, "\n");
+                log->write(std::string_view(line));
             }
             if (!o.quiet) {
                 const double rate = double(step + 1) / (total_ms / 1000.0);
@@ -262,6 +259,7 @@ int train(const options& o, Task& task) {
         }
     }
     if (!o.quiet) std::fprintf(stderr, "\n");
+    if (log) log->commit();
     std::printf("%s %s seed %llu: val loss %.4f, val accuracy %.4f, %.2f ms/step\n", o.model.c_str(), o.norm.c_str(),
                 static_cast<unsigned long long>(o.seed), last_eval.first, last_eval.second, total_ms / double(o.steps));
     return 0;
@@ -295,6 +293,10 @@ int main(int argc, char** argv) {
         return train_variant<train_models::Mlp>(o, task);
     } catch (const lnfold::error& e) {
         std::fprintf(stderr, "train: %s\n", e.what());
+        return 1;
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "train: out of memory: a batch of %zu samples does not fit (use a smaller --batch)\n",
+                     o.batch);
         return 1;
     }
 }

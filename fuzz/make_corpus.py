@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of the safetensors fuzzer (fuzz/corpus/): small valid files of every readable dtype and
 the model the fuzzer loads into, plus one file per validation rule broken. Plain Python 3, no packages.
-Usage: python3 fuzz/make_corpus.py   (the torch fixtures of tests/io/fixtures are copied in as well)"""
+Usage: python3 fuzz/make_corpus.py   (the torch fixtures of tests/io/fixtures are copied in as well)
+
+With --inspect DIR it writes the seeds of the inspection fuzzer (fuzz/inspect_fuzzer.cpp) into DIR instead: small
+GPT-2 and ViT checkpoints as lnfold-fold reads them (names and shapes; U8 data keeps them small), with and without
+the Hugging Face prefixes, and the hostile shapes of issue 24. scripts/fuzz.sh inspect generates them; they are not
+checked in."""
 import json
 import os
 import shutil
 import struct
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "corpus")
@@ -34,7 +40,51 @@ def valid(tensors, metadata=None, pad=True):
     return pack(None, data, text)
 
 
+def gpt2(prefix="", layers=2, d=8, vocab=11, context=6, mlp=None):
+    t = [(prefix + "wte.weight", "U8", [vocab, d]), (prefix + "wpe.weight", "U8", [context, d])]
+    for i in range(layers):
+        t += [(prefix + "h.%d.ln_1.weight" % i, "U8", [d]), (prefix + "h.%d.mlp.c_fc.weight" % i, "U8", [d, mlp or 4 * d])]
+    return valid(t)
+
+
+def vit(prefix="", layers=2, d=8, patch=4, rows=17, classes=3, position_shape=None, projection_shape=None):
+    t = [(prefix + "embeddings.patch_embeddings.projection.weight", "U8", projection_shape or [d, 3, patch, patch]),
+         (prefix + "embeddings.position_embeddings", "U8", position_shape or [1, rows, d])]
+    for i in range(layers):
+        t += [(prefix + "encoder.layer.%d.layernorm_before.weight" % i, "U8", [d]),
+              (prefix + "encoder.layer.%d.intermediate.dense.weight" % i, "U8", [4 * d, d])]
+    t.append(("classifier.weight", "U8", [classes, d]))
+    return valid(t)
+
+
+def inspect_seeds(out):
+    os.makedirs(out, exist_ok=True)
+    seeds = {
+        "gpt2": gpt2(),
+        "gpt2_prefixed": gpt2("transformer.", layers=3),
+        "gpt2_wrong_mlp": gpt2(mlp=12),
+        "gpt2_no_blocks": gpt2(layers=0),
+        "gpt2_huge_width": valid([("wte.weight", "U8", [0, 2 ** 62]), ("wpe.weight", "U8", [0, 2 ** 62]),
+                                  ("h.0.ln_1.weight", "U8", [0]), ("h.0.mlp.c_fc.weight", "U8", [2 ** 62, 0])]),
+        "vit": vit(),
+        "vit_prefixed": vit("vit.", layers=1),
+        "vit_not_square": vit(rows=16),
+        # issue 24 #3: (1, 2^64 - 1, 0) used to hang the grid search.
+        "vit_endless_grid": vit(position_shape=[1, 2 ** 64 - 1, 0], projection_shape=[0, 3, 16, 16], layers=0),
+        "vit_grid_overflow": vit(position_shape=[1, (2 ** 32 - 1) ** 2 + 1, 0], projection_shape=[0, 3, 2 ** 33, 16],
+                                 layers=0),
+        "neither": valid([("w", "U8", [2, 2])]),
+    }
+    for name, data in seeds.items():
+        with open(os.path.join(out, name + ".safetensors"), "wb") as f:
+            f.write(data)
+    print("wrote", len(seeds), "seeds to", out)
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--inspect":
+        inspect_seeds(sys.argv[2])
+        return
     os.makedirs(OUT, exist_ok=True)
     seeds = {
         "empty": valid([]),

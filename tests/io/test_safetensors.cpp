@@ -88,7 +88,9 @@ TEST_CASE("safetensors rule: the header is a JSON object starting with '{'") {
     CHECK_THAT(error_of(craft("{} x")), Contains("after the JSON value"));
     CHECK_THAT(error_of(craft("{}\0", 0)), Contains("no io_error"));  // a literal of 2 chars: "{}"
     CHECK_THAT(error_of(craft(std::string("{}\0 ", 4))), Contains("after the JSON value"));
-    CHECK_THAT(error_of(craft("{\"a\":1,}")), Contains("expected a string key"));
+    CHECK_THAT(error_of(craft("{\"a\":{\"dtype\":\"F32\",}}")), Contains("expected a string key"));
+    // Entries are checked as the header is read: the first problem in text order is the one reported.
+    CHECK_THAT(error_of(craft("{\"a\":1,}")), Contains("tensor 'a': the header entry must be an object"));
     CHECK_THAT(error_of(craft("{\"a\":01}")), Contains("leading zero"));
     CHECK_THAT(error_of(craft("{\"a\":\"\\q\"}")), Contains("invalid escape"));
     CHECK_THAT(error_of(craft("{\"a\":\"\\ud800\"}")), Contains("surrogate"));

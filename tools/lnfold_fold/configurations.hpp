@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 
+#include <lnfold/io/atomic_file.hpp>
 #include <lnfold/io/safetensors.hpp>
 #include <lnfold/fold/role.hpp>
 
@@ -37,12 +38,13 @@ struct fold_request {
     double eps = 0;                   // every norm's eps (0: the family's, 1e-5 GPT-2, 1e-12 ViT)
 };
 
-// One table entry: a name, the sizes, and the folding function instantiated for them.
+// One table entry: a name, the sizes, and the folding function instantiated for them. It writes the folded file into
+// `output` and commits it only once verified.
 template <class Sizes>
 struct configuration {
     const char* name;
     Sizes sizes;
-    int (*run)(io::safetensors_file&& file, const fold_request& request);  // the exit status
+    int (*run)(io::safetensors_file&& file, const fold_request& request, io::atomic_file& output);  // the exit status
 };
 
 std::span<const configuration<gpt2_sizes>> gpt2_configurations();

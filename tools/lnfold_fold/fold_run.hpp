@@ -2,10 +2,12 @@
 // The work of lnfold-fold for one network type Net of a family (GPT-2 or ViT):
 //   1. load the file strictly into Model<Net> (Hugging Face names, the family's eps or --eps);
 //   2. print the fold report; fold(model) -> Model<folded_t<Net>>;
-//   3. write the folded weights under the same names (norms keep weight + bias: they are now RMSNorms) with
-//      __metadata__ saying so, with the input's prefix convention;
-//   4. reload the written file into a fresh Model<folded_t<Net>> and compare it with the original on a random batch:
-//      max |folded - original| / max |original| must stay within the tolerance (exit status 1 otherwise).
+//   3. check that every folded tensor is finite, then write the folded weights under the same names (norms keep
+//      weight + bias: they are now RMSNorms) with __metadata__ saying so, with the input's prefix convention, into
+//      the output's temporary file (io::atomic_file, created before any work);
+//   4. reload the temporary file into a fresh Model<folded_t<Net>> and compare it with the original on a random
+//      batch: every output of both models finite and max |folded - original| / max |original| within the
+//      tolerance. Only then is the file renamed into place; otherwise the exit status is 1 and OUTPUT is untouched.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include <lnfold/lnfold.hpp>
+#include <lnfold/io/atomic_file.hpp>
 #include <lnfold/io/weights.hpp>
 
 #include "configurations.hpp"
@@ -25,8 +28,45 @@ namespace lnfold::fold_tool {
 // What a family provides: Family::load(model, file) -> io::load_result (strict, sets eps), Family::eps,
 // Family::save_options(prefixed) -> io::save_options (its names, with the prefix or without),
 // Family::metadata(request, save_options) -> extra __metadata__ entries. Sizes: the family's sizes struct.
+// The first parameter value of `model` that is NaN or infinite, as "'path' element i is v", or "" when all are finite.
+template <class Net>
+std::string first_non_finite_parameter(const Model<Net>& model) {
+    std::string found;
+    model.visit_parameters([&](const auto& p) {
+        for (std::size_t i = 0; i < p.values.size() && found.empty(); ++i)
+            if (!std::isfinite(p.values[i])) {
+                found.append("'").append(p.path).append("' element ").append(std::to_string(i));
+                found.append(" is ").append(std::to_string(p.values[i]));
+            }
+    });
+    return found;
+}
+
+// How two output vectors of the same batch compare; NaN and infinities are never skipped.
+struct output_comparison {
+    double max_diff = 0, max_abs = 0;
+    std::string non_finite;  // which model's output held the first NaN / infinity, and where
+    double relative() const { return max_abs > 0 ? max_diff / max_abs : max_diff; }
+};
+inline output_comparison compare_outputs(const std::vector<float>& expected, const std::vector<float>& actual) {
+    output_comparison c;
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        const double e = expected[i], a = actual[i];
+        if (!std::isfinite(e) || !std::isfinite(a)) {
+            if (c.non_finite.empty())
+                c.non_finite = std::string(std::isfinite(e) ? "the folded" : "the original") + " model's output " +
+                               std::to_string(i) + " is " + std::to_string(std::isfinite(e) ? a : e);
+            continue;
+        }
+        c.max_diff = std::max(c.max_diff, std::abs(a - e));
+        c.max_abs = std::max(c.max_abs, std::abs(e));
+    }
+    return c;
+}
+
 template <class Net, class Family, class Sizes>
-int fold_and_verify(io::safetensors_file&& file, const fold_request& request, const Sizes& sizes) {
+int fold_and_verify(io::safetensors_file&& file, const fold_request& request, const Sizes& sizes,
+                    io::atomic_file& output) {
     using Folded = folded_t<Net>;
     // Both models of the verification read the same batch, so only one input is drawn.
     std::vector<std::int32_t> ids;
@@ -90,27 +130,38 @@ int fold_and_verify(io::safetensors_file&& file, const fold_request& request, co
     for (auto& entry : Family::metadata(request, save)) save.metadata.push_back(std::move(entry));
     {
         const Model<Folded> folded = fold(model);
-        io::save(folded, request.output, save);
+        if (const std::string bad = first_non_finite_parameter(folded); !bad.empty()) {
+            std::printf("the folded weights are not finite: %s (the checkpoint's values overflow float when centred)"
+                        ": FAILED, nothing written\n", bad.c_str());
+            return 1;
+        }
+        output.write(io::save_bytes(folded, save));
     }
-    std::printf("wrote %s: %zu LayerNorms are RMSNorms (same weight, bias and eps %s)%s\n", request.output.c_str(),
-                foldable_count_v<Net>, eps, kept.empty() ? "" : ", the others stay LayerNorms");
+    output.finish();
+    std::printf("folded: %zu LayerNorms are RMSNorms (same weight, bias and eps %s)%s\n", foldable_count_v<Net>, eps,
+                kept.empty() ? "" : ", the others stay LayerNorms");
 
     Model<Folded> reloaded;
-    Family::load(reloaded, io::safetensors_file::open(request.output));
+    Family::load(reloaded, io::safetensors_file::open(output.temporary_path()));
     if (request.eps > 0) reloaded.set_eps(request.eps);
     const std::vector<float> expected = forward(model), actual = forward(reloaded);
-    double max_diff = 0, max_abs = 0;
-    for (std::size_t i = 0; i < expected.size(); ++i) {
-        max_diff = std::max(max_diff, std::abs(static_cast<double>(actual[i]) - expected[i]));
-        max_abs = std::max(max_abs, std::abs(static_cast<double>(expected[i])));
+    const output_comparison c = compare_outputs(expected, actual);
+    const double relative = c.relative();
+    const bool ok = c.non_finite.empty() && relative <= request.tolerance;
+    std::printf("verified the written file against the original on a random batch of %s (%zu outputs):\n",
+                layout.describe().c_str(), expected.size());
+    if (!c.non_finite.empty())
+        std::printf("  %s: FAILED\n", c.non_finite.c_str());
+    else
+        std::printf("  max |folded - original| = %.3g, max |original| = %.3g, relative %.3g (tolerance %.3g): %s\n",
+                    c.max_diff, c.max_abs, relative, request.tolerance, ok ? "ok" : "FAILED");
+    if (!ok) {
+        std::printf("nothing written: %s is untouched\n", request.output.c_str());
+        return 1;
     }
-    const double relative = max_abs > 0 ? max_diff / max_abs : max_diff;
-    const bool ok = relative <= request.tolerance && std::isfinite(relative);
-    std::printf("verified the written file against the original on a random batch of %s (%zu outputs):\n"
-                "  max |folded - original| = %.3g, max |original| = %.3g, relative %.3g (tolerance %.3g): %s\n",
-                layout.describe().c_str(), expected.size(), max_diff, max_abs, relative, request.tolerance,
-                ok ? "ok" : "FAILED");
-    return ok ? 0 : 1;
+    output.commit();
+    std::printf("wrote %s\n", request.output.c_str());
+    return 0;
 }
 
 }  // namespace lnfold::fold_tool

@@ -39,13 +39,13 @@ struct gpt2_family {
 };
 
 template <std::size_t Layers, std::size_t Dim, std::size_t Heads, std::size_t Vocab, std::size_t Context>
-int run(io::safetensors_file&& file, const fold_request& request) {
+int run(io::safetensors_file&& file, const fold_request& request, io::atomic_file& output) {
     constexpr gpt2_sizes sizes{Layers, Dim, Heads, Vocab, Context};
     if (request.tie == tie_fold::correct)
         return fold_and_verify<models::Gpt2<Layers, Dim, Heads, Vocab, Context, tie_fold::correct>, gpt2_family>(
-            std::move(file), request, sizes);
+            std::move(file), request, sizes, output);
     return fold_and_verify<models::Gpt2<Layers, Dim, Heads, Vocab, Context, tie_fold::untie>, gpt2_family>(
-        std::move(file), request, sizes);
+        std::move(file), request, sizes, output);
 }
 
 template <std::size_t Layers, std::size_t Dim, std::size_t Heads, std::size_t Vocab, std::size_t Context>

@@ -1,7 +1,10 @@
 #pragma once
 // What a safetensors file holds, read from its tensor names and shapes alone: GPT-2 or ViT, and the sizes.
 // Only the number of attention heads is not in the shapes: it comes from --heads or the released models' widths.
+// The shapes are the file's, so nothing here trusts them: every loop is bounded by the file's tensor count or a
+// constant, and every product of sizes is checked (an overflow is a config_error naming the tensor).
 #include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -44,11 +47,39 @@ inline const io::tensor_info& require(const io::safetensors_file& file, std::str
 }
 
 // Blocks "<head>0<tail>", "<head>1<tail>", ... present in the file, counted from 0 up to the first absent one.
+// Each block is a different tensor, so there are at most as many as the file has tensors (find is a binary search:
+// the count costs n log n).
 inline std::size_t count_blocks(const io::safetensors_file& file, std::string_view prefix, std::string_view head,
                                 std::string_view tail) {
     std::size_t n = 0;
-    while (find(file, prefix, std::string(head) + std::to_string(n) + std::string(tail))) ++n;
+    while (n < file.tensors().size() && find(file, prefix, std::string(head) + std::to_string(n) + std::string(tail))) ++n;
     return n;
+}
+
+// floor(sqrt(n)), exactly, for any n: digit by digit in base 4, 32 steps, no floating point and no overflow.
+constexpr std::uint64_t integer_sqrt(std::uint64_t n) {
+    std::uint64_t root = 0, bit = std::uint64_t{1} << 62;
+    while (bit > n) bit >>= 2;
+    for (; bit != 0; bit >>= 2) {
+        if (n >= root + bit) {
+            n -= root + bit;
+            root = (root >> 1) + bit;
+        } else {
+            root >>= 1;
+        }
+    }
+    return root;
+}
+
+// a x b from a file's shapes; an overflow is a config_error naming the tensor and what the product is.
+inline std::size_t checked_product(const io::safetensors_file& file, const io::tensor_info& t, std::size_t a,
+                                   std::size_t b, std::string_view what) {
+    std::size_t product = 0;
+    if (__builtin_mul_overflow(a, b, &product))
+        throw config_error(io::detail::quoted(file.source()) + ": tensor " + io::detail::quoted(t.name) + " " +
+                           io::shape_string(t.shape) + ": " + std::string(what) + " " + std::to_string(a) + " x " +
+                           std::to_string(b) + " overflows size_t");
+    return product;
 }
 
 // --heads, else the released models' heads for this width.
@@ -100,10 +131,11 @@ inline gpt2_sizes gpt2_sizes_of(const io::safetensors_file& file, std::optional<
     if (s.layers == 0)
         throw io_error(io::detail::quoted(file.source()) + " has 'wte.weight' but no block 'h.0.ln_1.weight'");
     const auto& fc = detail::require(file, p, "h.0.mlp.c_fc.weight", 2, "the first MLP layer (Conv1D: d_model, 4 d_model)");
-    if (fc.shape != std::vector<std::size_t>{s.dim, 4 * s.dim})
+    const std::size_t mlp = detail::checked_product(file, wte, 4, s.dim, "the MLP width 4 x d_model =");
+    if (fc.shape != std::vector<std::size_t>{s.dim, mlp})
         throw config_error(io::detail::quoted(file.source()) + ": " + io::detail::quoted(fc.name) + " is " +
                            io::shape_string(fc.shape) + "; lnfold's GPT-2 has an MLP of 4 x d_model: (" +
-                           std::to_string(s.dim) + ", " + std::to_string(4 * s.dim) + ")");
+                           std::to_string(s.dim) + ", " + std::to_string(mlp) + ")");
     s.heads = detail::heads_for(heads, s.dim, {{768, 12}, {1024, 16}, {1280, 20}, {1600, 25}}, "GPT-2");
     return s;
 }
@@ -121,12 +153,13 @@ inline vit_sizes vit_sizes_of(const io::safetensors_file& file, std::optional<st
     const auto& positions =
         detail::require(file, p, "embeddings.position_embeddings", 3, "the position embedding (1, patches + 1, hidden)");
     const std::size_t patches = positions.shape[1] > 0 ? positions.shape[1] - 1 : 0;
-    std::size_t grid = 0;
-    while ((grid + 1) * (grid + 1) <= patches) ++grid;
+    // grid <= 2^32 - 1, so grid x grid cannot overflow.
+    const std::size_t grid = static_cast<std::size_t>(detail::integer_sqrt(patches));
     if (grid * grid != patches || grid == 0)
         throw config_error(io::detail::quoted(file.source()) + ": " + io::detail::quoted(positions.name) +
                            " " + io::shape_string(positions.shape) + " does not hold a square grid of patches plus [CLS]");
-    s.image = grid * s.patch;
+    s.image = detail::checked_product(file, projection, grid, s.patch,
+                                      "the image size (grid of " + io::detail::quoted(positions.name) + ") x patch =");
     s.layers = detail::count_blocks(file, p, "encoder.layer.", ".layernorm_before.weight");
     if (s.layers == 0)
         throw io_error(io::detail::quoted(file.source()) +

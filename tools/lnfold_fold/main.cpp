@@ -4,13 +4,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
-#include <filesystem>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <lnfold/core/error.hpp>
+#include <lnfold/io/atomic_file.hpp>
 #include <lnfold/io/safetensors.hpp>
 
 #include "configurations.hpp"
@@ -40,13 +41,19 @@ options:
   --eps X               every norm's eps, as layer_norm_epsilon / layer_norm_eps in the checkpoint's
                         config.json (default: GPT-2 1e-5, ViT 1e-12)
   --tolerance X         largest max|folded - original| / max|original| accepted (default 1e-4)
-  --batch N             samples in the verification batch (default 2)
+  --batch N             samples in the verification batch (default 2, at most 1024)
   --tokens N            GPT-2: tokens per sample in the verification (default min(context, 32))
   --seed N              seed of the verification batch (default 1)
   --list                print the compiled configurations and exit
   -h, --help            print this text and exit
 
-exit status: 0 folded and verified, 1 the verification failed (OUTPUT is written: do not use it),
+OUTPUT is written atomically: the folded file goes to a new temporary file beside it and is renamed
+over OUTPUT only once verified, so OUTPUT is either untouched or complete (a symbolic link at OUTPUT is
+followed; an existing OUTPUT keeps its permissions). OUTPUT must not be INPUT (also through a link), a
+directory, a device, a FIFO or a socket: that is checked before any work.
+
+exit status: 0 folded, verified and written,
+             1 the verification failed (nothing written: OUTPUT is untouched),
              2 a usage or input error (nothing written)
 )";
 
@@ -62,6 +69,9 @@ std::size_t parse_count(std::string_view flag, std::string_view text) {
         throw usage_error{std::string(flag) + " needs a positive integer, got '" + std::string(text) + "'"};
     return value;
 }
+
+// The verification batch is a check, not a workload: a bound keeps its buffers (and batch x tokens) small.
+constexpr std::size_t max_verification_batch = 1024;
 
 double parse_number(std::string_view flag, const std::string& text) {
     char* end = nullptr;
@@ -89,7 +99,12 @@ command_line parse(int argc, char** argv) {
         if (arg == "-h" || arg == "--help") c.help = true;
         else if (arg == "--list") c.list = true;
         else if (arg == "--heads") c.heads = parse_count(arg, value());
-        else if (arg == "--batch") c.request.batch = parse_count(arg, value());
+        else if (arg == "--batch") {
+            c.request.batch = parse_count(arg, value());
+            if (c.request.batch > max_verification_batch)
+                throw usage_error{"--batch " + std::to_string(c.request.batch) + " is more than the verification batch's "
+                                  "limit of " + std::to_string(max_verification_batch) + " samples"};
+        }
         else if (arg == "--tokens") c.request.tokens = parse_count(arg, value());
         else if (arg == "--seed") c.request.seed = parse_count(arg, value());
         else if (arg == "--tolerance") c.request.tolerance = parse_number(arg, value());
@@ -109,9 +124,6 @@ command_line parse(int argc, char** argv) {
                           (files.size() == 1 ? "" : "s")};
     c.request.input = files[0];
     c.request.output = files[1];
-    std::error_code ec;
-    if (std::filesystem::equivalent(c.request.input, c.request.output, ec))
-        throw usage_error{"OUTPUT must not be INPUT ('" + c.request.output + "')"};
     return c;
 }
 
@@ -140,11 +152,11 @@ std::string entry_line(const vit_sizes& s) {
 // The compiled configuration of these sizes, or an explanation of which exist and how to add one.
 template <class Sizes>
 int dispatch(std::span<const configuration<Sizes>> table, const Sizes& sizes, const char* table_file,
-             io::safetensors_file&& file, const fold_request& request) {
+             io::safetensors_file&& file, const fold_request& request, io::atomic_file& output) {
     for (const auto& entry : table)
         if (entry.sizes == sizes) {
             std::printf("lnfold-fold: %s [%s]\n", describe(sizes).c_str(), entry.name);
-            return entry.run(std::move(file), request);
+            return entry.run(std::move(file), request, output);
         }
     std::fprintf(stderr, "lnfold-fold: error: no compiled configuration for %s (read from '%s')\nsupported:\n",
                  describe(sizes).c_str(), request.input.c_str());
@@ -157,14 +169,18 @@ int dispatch(std::span<const configuration<Sizes>> table, const Sizes& sizes, co
 }
 
 int run(const command_line& c) {
+    // The output location first (before any work): a temporary beside OUTPUT, removed unless the fold verifies.
+    io::atomic_file output(c.request.output, "OUTPUT", {c.request.input});
     io::safetensors_file file = io::safetensors_file::open(c.request.input);
     if (family_of(file) == family::gpt2) {
         const gpt2_sizes sizes = gpt2_sizes_of(file, c.heads);
-        return dispatch(gpt2_configurations(), sizes, "tools/lnfold_fold/gpt2_configurations.cpp", std::move(file), c.request);
+        return dispatch(gpt2_configurations(), sizes, "tools/lnfold_fold/gpt2_configurations.cpp", std::move(file),
+                        c.request, output);
     }
     if (c.tie_given) throw usage_error{"--tie applies to GPT-2 checkpoints only; '" + c.request.input + "' is a ViT"};
     const vit_sizes sizes = vit_sizes_of(file, c.heads);
-    return dispatch(vit_configurations(), sizes, "tools/lnfold_fold/vit_configurations.cpp", std::move(file), c.request);
+    return dispatch(vit_configurations(), sizes, "tools/lnfold_fold/vit_configurations.cpp", std::move(file), c.request,
+                    output);
 }
 
 }  // namespace
@@ -185,6 +201,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "lnfold-fold: %s (see lnfold-fold --help)\n", e.message.c_str());
     } catch (const lnfold::error& e) {
         std::fprintf(stderr, "lnfold-fold: error: %s\n", e.what());
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "lnfold-fold: error: out of memory (the checkpoint or the verification batch is too "
+                             "large for this machine; a smaller --batch or --tokens needs less)\n");
     } catch (const std::exception& e) {
         std::fprintf(stderr, "lnfold-fold: unexpected error: %s\n", e.what());
     }

@@ -31,10 +31,10 @@ struct vit_family {
 
 template <std::size_t Layers, std::size_t Dim, std::size_t Heads, std::size_t Mlp, std::size_t Image, std::size_t Patch,
           std::size_t Channels, std::size_t Classes>
-int run(io::safetensors_file&& file, const fold_request& request) {
+int run(io::safetensors_file&& file, const fold_request& request, io::atomic_file& output) {
     constexpr vit_sizes sizes{Layers, Dim, Heads, Mlp, Image, Patch, Channels, Classes};
     return fold_and_verify<models::Vit<Layers, Dim, Heads, Image, Patch, Classes, Mlp, Channels>, vit_family>(
-        std::move(file), request, sizes);
+        std::move(file), request, sizes, output);
 }
 
 template <std::size_t Layers, std::size_t Dim, std::size_t Heads, std::size_t Mlp, std::size_t Image, std::size_t Patch,

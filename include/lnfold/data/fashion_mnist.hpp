@@ -43,10 +43,13 @@ inline std::vector<std::uint8_t> read_idx(const std::string& path, std::uint32_t
         throw io_error("lnfold: '" + path + "' has IDX magic number " + std::to_string(magic) + ", expected " +
                        std::to_string(expected_magic) + " (" + (rank == 3 ? "images" : "labels") + ")");
     dims.clear();
+    // The sizes are the file's: their product (up to 2^96) is checked for overflow before it is compared.
     std::size_t total = 1;
     for (std::size_t d = 0; d < rank; ++d) {
         dims.push_back(big_endian_u32(bytes, 4 + 4 * d));
-        total *= dims.back();
+        if (__builtin_mul_overflow(total, dims.back(), &total) || total > SIZE_MAX - header)
+            throw io_error("lnfold: '" + path + "' has IDX sizes whose product overflows size_t (the file has " +
+                           std::to_string(bytes.size()) + " bytes)");
     }
     if (bytes.size() != header + total)
         throw io_error("lnfold: '" + path + "' is truncated or has trailing bytes: expected " +

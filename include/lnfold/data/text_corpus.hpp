@@ -58,14 +58,20 @@ inline text_corpus make_corpus(std::string text) {
 inline text_corpus load_fortunes(const std::string& dir = fortunes_default_dir) {
     namespace fs = std::filesystem;
     std::error_code ec;
-    if (!fs::is_directory(dir, ec))
-        throw io_error("lnfold: load_fortunes: '" + dir + "' is not a directory (install the Debian package fortunes)");
+    const fs::file_status status = fs::status(dir, ec);
+    if (!fs::is_directory(status))
+        throw io_error("lnfold: load_fortunes: '" + dir + "' is not a directory" + (ec ? ": " + ec.message() : "") +
+                       " (install the Debian package fortunes)");
     std::vector<fs::path> files;
-    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    fs::directory_iterator entries(dir, ec);
+    for (; !ec && entries != fs::directory_iterator(); entries.increment(ec)) {
+        const fs::directory_entry& entry = *entries;
         const fs::path& p = entry.path();
-        if (!entry.is_regular_file() || entry.is_symlink() || p.has_extension()) continue;
+        std::error_code type;  // an entry whose type cannot be read is skipped like any other non-file
+        if (!entry.is_regular_file(type) || entry.is_symlink(type) || p.has_extension()) continue;
         files.push_back(p);
     }
+    if (ec) throw io_error("lnfold: load_fortunes: cannot list '" + dir + "': " + ec.message());
     std::sort(files.begin(), files.end());
     if (files.empty())
         throw io_error("lnfold: load_fortunes: no fortune files in '" + dir + "' (install the Debian package fortunes)");

@@ -2,11 +2,14 @@
 // A small strict JSON parser (RFC 8259) for file headers: UTF-8 validated, duplicate object keys rejected,
 // nesting depth and input size limited, numbers kept as text (read back exactly as integers when asked).
 // Every failure throws lnfold::io_error "lnfold: <where>: <what> at byte <n>".
+// The cost is linear in the text (duplicate keys are found by sorting an object's keys once, n log n, never by
+// a hash set that colliding keys could make quadratic); parse_members streams a top-level object member by member
+// so that a caller can check and stop early, and never holds the whole tree.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -87,19 +90,50 @@ public:
         : s_(text), where_(std::move(where)), limits_(limits) {}
 
     json_value parse() {
-        if (s_.size() > limits_.max_bytes)
-            fail("the JSON text has " + std::to_string(s_.size()) + " bytes, more than the limit of " +
-                 std::to_string(limits_.max_bytes));
+        check_size();
         skip_ws();
         json_value v = value(0);
-        skip_ws();
-        if (pos_ != s_.size()) fail("unexpected " + describe_here() + " after the JSON value");
+        finish();
         return v;
+    }
+
+    // Parses one JSON object without keeping it: on_member(std::string&& key, json_value&& value, std::size_t
+    // key_byte) receives each member as soon as it is read, in order, and may throw to stop the parse there. Only
+    // the keys are kept, to check after the last member that none repeats. The same limits apply as in parse().
+    template <class OnMember>
+    void parse_members(OnMember&& on_member) {
+        check_size();
+        skip_ws();
+        if (pos_ >= s_.size() || s_[pos_] != '{') fail("expected an object, got " + describe_here());
+        count_value();
+        if (limits_.max_depth < 1) fail("nesting deeper than the limit of " + std::to_string(limits_.max_depth));
+        std::vector<std::string> keys;
+        std::vector<std::size_t> key_bytes;
+        members(1, [&](std::string&& key, json_value&& member, std::size_t key_byte) {
+            keys.push_back(key);
+            key_bytes.push_back(key_byte);
+            on_member(std::move(key), std::move(member), key_byte);
+        });
+        check_unique(keys, key_bytes);
+        finish();
     }
 
 private:
     [[noreturn]] void fail(const std::string& what) const {
         throw io_error("lnfold: " + where_ + ": invalid JSON: " + what + " at byte " + std::to_string(pos_));
+    }
+    void check_size() const {
+        if (s_.size() > limits_.max_bytes)
+            fail("the JSON text has " + std::to_string(s_.size()) + " bytes, more than the limit of " +
+                 std::to_string(limits_.max_bytes));
+    }
+    void finish() {
+        skip_ws();
+        if (pos_ != s_.size()) fail("unexpected " + describe_here() + " after the JSON value");
+    }
+    void count_value() {
+        if (++values_ > limits_.max_values)
+            fail("more values than the limit of " + std::to_string(limits_.max_values));
     }
     std::string describe_here() const {
         if (pos_ >= s_.size()) return "end of text";
@@ -120,8 +154,7 @@ private:
     }
     json_value value(std::size_t depth) {
         if (pos_ >= s_.size()) fail("expected a value, got end of text");
-        if (++values_ > limits_.max_values)
-            fail("more values than the limit of " + std::to_string(limits_.max_values));
+        count_value();
         json_value v;
         const char c = s_[pos_];
         if (c == '{' || c == '[') {
@@ -149,36 +182,36 @@ private:
     }
     void object(json_value& v, std::size_t depth) {
         v.kind_ = json_value::kind::object;
+        std::vector<std::size_t> key_bytes;
+        members(depth, [&](std::string&& key, json_value&& member, std::size_t key_byte) {
+            v.members_.emplace_back(std::move(key), std::move(member));
+            key_bytes.push_back(key_byte);
+        });
+        if (v.members_.size() < 2) return;
+        std::vector<std::string_view> keys;
+        keys.reserve(v.members_.size());
+        for (const auto& m : v.members_) keys.push_back(m.first);
+        check_unique(keys, key_bytes);
+    }
+    // The members of the object starting at pos_ ('{'), each handed to add(key, value, key_byte).
+    template <class Add>
+    void members(std::size_t depth, Add&& add) {
         ++pos_;  // '{'
         skip_ws();
         if (pos_ < s_.size() && s_[pos_] == '}') {
             ++pos_;
             return;
         }
-        std::unordered_set<std::string> seen;  // used once an object has many members (linear scan before)
         for (;;) {
             skip_ws();
             if (pos_ >= s_.size() || s_[pos_] != '"') fail("expected a string key, got " + describe_here());
-            const std::size_t key_pos = pos_;
+            const std::size_t key_byte = pos_;
             std::string key = string();
-            bool duplicate = false;
-            if (v.members_.size() < 16) {
-                for (const auto& m : v.members_) duplicate = duplicate || m.first == key;
-            } else {
-                if (seen.empty())
-                    for (const auto& m : v.members_) seen.insert(m.first);
-                duplicate = !seen.insert(key).second;
-            }
-            if (duplicate) {
-                pos_ = key_pos;
-                fail("duplicate key \"" + printable(key) + "\"");
-            }
             skip_ws();
             if (pos_ >= s_.size() || s_[pos_] != ':') fail("expected ':' after a key, got " + describe_here());
             ++pos_;
             skip_ws();
-            json_value member = value(depth);
-            v.members_.emplace_back(std::move(key), std::move(member));
+            add(std::move(key), value(depth), key_byte);
             skip_ws();
             if (pos_ < s_.size() && s_[pos_] == ',') {
                 ++pos_;
@@ -190,6 +223,23 @@ private:
             }
             fail("expected ',' or '}' in an object, got " + describe_here());
         }
+    }
+    // Fails at the first repeated key in text order (its second occurrence), found by sorting the keys: n log n
+    // whatever the keys are.
+    template <class Key>
+    void check_unique(const std::vector<Key>& keys, const std::vector<std::size_t>& key_bytes) {
+        std::vector<std::size_t> order(keys.size());
+        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+            const int c = std::string_view(keys[a]).compare(keys[b]);
+            return c != 0 ? c < 0 : a < b;
+        });
+        std::size_t repeat = keys.size();  // the earliest second occurrence
+        for (std::size_t i = 1; i < order.size(); ++i)
+            if (keys[order[i]] == keys[order[i - 1]]) repeat = std::min(repeat, order[i]);
+        if (repeat == keys.size()) return;
+        pos_ = key_bytes[repeat];
+        fail("duplicate key \"" + printable(keys[repeat]) + "\"");
     }
     void array(json_value& v, std::size_t depth) {
         v.kind_ = json_value::kind::array;
@@ -370,6 +420,19 @@ private:
     std::size_t pos_ = 0;
     std::size_t values_ = 0;
 };
+
+namespace detail {
+
+// Text from a file (a path, a tensor name) quoted for an error message: 'name', made printable by
+// json_parser::printable.
+inline std::string quoted(std::string_view text) {
+    std::string out(1, '\'');
+    out += json_parser::printable(text);
+    out += '\'';
+    return out;
+}
+
+}  // namespace detail
 
 inline json_value parse_json(std::string_view text, std::string where = "JSON", json_limits limits = {}) {
     return json_parser(text, std::move(where), limits).parse();

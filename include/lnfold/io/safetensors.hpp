@@ -7,13 +7,17 @@
 // The reader validates like the reference implementation (and a little stricter):
 //   - the file has at least 8 bytes; N <= 100,000,000; 8 + N <= file size;
 //   - the header is valid UTF-8 JSON, one object starting with '{' (trailing whitespace allowed), no duplicate keys;
+//   - at most safetensors_max_tensors tensors (checked while parsing: the parse stops at the first one too many)
+//     and at most safetensors_max_header_values JSON values in the header, so that the memory and time spent on
+//     a header are bounded in proportion to what a real checkpoint needs, whatever the file claims;
 //   - "__metadata__", when present, is an object whose values are all strings;
 //   - every other member is an object with exactly the keys dtype (a known name), shape (array of non-negative
 //     integers) and data_offsets (two non-negative integers, begin <= end);
 //   - numel x dtype size (overflow-checked) == end - begin;
 //   - sorted by offsets, the tensors tile the data buffer exactly: the first begins at 0, each begins where the
 //     previous one ends, and the last ends at the end of the file (no gaps, overlaps or trailing bytes).
-// Every failure throws lnfold::io_error naming the file, the tensor when there is one, and the check.
+// Every failure throws lnfold::io_error naming the file, the tensor when there is one, and the check. The header is
+// checked as it is read, entry by entry: the first problem in text order is the one reported.
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -22,6 +26,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <initializer_list>
 #include <new>
 #include <optional>
 #include <span>
@@ -33,8 +38,10 @@
 #include <vector>
 
 #include "lnfold/core/error.hpp"
+#include "lnfold/io/atomic_file.hpp"
 #include "lnfold/io/half.hpp"
 #include "lnfold/io/json.hpp"
+#include "lnfold/io/regular_file.hpp"
 
 namespace lnfold::io {
 
@@ -64,6 +71,16 @@ constexpr bool is_readable_float(dtype t) {
 }
 
 inline constexpr std::size_t safetensors_max_header_size = 100'000'000;
+// Tensors in one file. Real checkpoints hold hundreds: GPT-2 XL 582 (with its attention-mask buffers), ViT-H/14
+// about 500, a Llama-3-70B with all its shards 723; Hugging Face shards large models at about 5 GB a file, so
+// even mixture-of-experts checkpoints with tens of thousands of tensors in all hold a few thousand per file. 65536
+// is 100 times the largest dense model, and it bounds what a hostile header costs before it is refused: a
+// million-tensor header of 68 MB used to be parsed whole (1.1 GB, about 10 s); it now stops at tensor 65537.
+inline constexpr std::size_t safetensors_max_tensors = std::size_t{1} << 16;
+// JSON values in one header (each tensor entry is 6 plus its rank: object, dtype, shape, offsets and their
+// numbers): 16 per tensor at the tensor limit, room for shapes of rank 10 on average and the metadata. It bounds
+// the shapes kept (8 bytes a dimension) and the tree of one entry, whose shape could otherwise be millions long.
+inline constexpr std::size_t safetensors_max_header_values = 16 * safetensors_max_tensors;
 
 // "(3, 4)"; "()" for a scalar.
 inline std::string shape_string(std::span<const std::size_t> shape) {
@@ -96,11 +113,14 @@ struct safetensors_header {
     std::size_t header_size = 0;                                   // N
     std::size_t data_offset = 0;                                   // 8 + N: where the data buffer starts
     std::size_t data_size = 0;                                     // bytes in the data buffer
+    // Positions in `tensors` sorted by name, so that find() is a binary search (callers look names up in loops,
+    // e.g. counting blocks "h.0.", "h.1.", ...). Built by parse_safetensors_header.
+    std::vector<std::size_t> by_name;
 
     const tensor_info* find(std::string_view name) const {
-        for (const auto& t : tensors)
-            if (t.name == name) return &t;
-        return nullptr;
+        const auto at = std::lower_bound(by_name.begin(), by_name.end(), name,
+                                         [&](std::size_t i, std::string_view n) { return tensors[i].name < n; });
+        return at != by_name.end() && tensors[*at].name == name ? &tensors[*at] : nullptr;
     }
     std::optional<std::string_view> metadata_value(std::string_view key) const {
         for (const auto& m : metadata)
@@ -110,13 +130,6 @@ struct safetensors_header {
 };
 
 namespace detail {
-
-inline std::string quoted(std::string_view text) {
-    std::string out(1, '\'');
-    out += json_parser::printable(text);
-    out += '\'';
-    return out;
-}
 
 inline std::uint64_t load_le64(const std::uint8_t* p) {
     std::uint64_t v = 0;
@@ -233,15 +246,9 @@ inline safetensors_header parse_safetensors_header(std::span<const std::uint8_t>
     json_limits limits;
     limits.max_bytes = safetensors_max_header_size;
     limits.max_depth = 8;
-    limits.max_values = 10'000'000;  // about a million tensors; bounds the parsed tree to about 1 GB
-    json_value root;
-    try {
-        root = parse_json(text, check.where() + ": header", limits);
-    } catch (const std::bad_alloc&) {
-        check.fail("the header (" + std::to_string(h.header_size) + " bytes) does not fit in memory once parsed");
-    }
-
-    for (const auto& [key, value] : root.members()) {
+    limits.max_values = safetensors_max_header_values;
+    // Member by member: each entry is checked as soon as it is read and only its tensor_info is kept.
+    const auto on_member = [&](std::string&& key, json_value&& value, std::size_t) {
         if (key == "__metadata__") {
             if (!value.is_object())
                 check.fail(std::string("__metadata__ must be an object of strings, got ") + value.kind_name());
@@ -250,10 +257,23 @@ inline safetensors_header parse_safetensors_header(std::span<const std::uint8_t>
                     check.fail("__metadata__ value of " + detail::quoted(mk) + " must be a string, got " + mv.kind_name());
                 h.metadata.emplace_back(mk, mv.text());
             }
-            continue;
+            return;
         }
+        if (h.tensors.size() == safetensors_max_tensors)
+            check.fail("the header holds more than " + std::to_string(safetensors_max_tensors) +
+                       " tensors, the limit (safetensors_max_tensors): tensor " +
+                       std::to_string(safetensors_max_tensors + 1) + " is " + detail::quoted(key));
         h.tensors.push_back(check.tensor(key, value));
+    };
+    try {
+        json_parser(text, check.where() + ": header", limits).parse_members(on_member);
+    } catch (const std::bad_alloc&) {
+        check.fail("the header (" + std::to_string(h.header_size) + " bytes) does not fit in memory once parsed");
     }
+    h.by_name.resize(h.tensors.size());
+    for (std::size_t i = 0; i < h.by_name.size(); ++i) h.by_name[i] = i;
+    std::sort(h.by_name.begin(), h.by_name.end(),
+              [&](std::size_t a, std::size_t b) { return h.tensors[a].name < h.tensors[b].name; });
 
     std::vector<const tensor_info*> order;
     order.reserve(h.tensors.size());
@@ -290,29 +310,10 @@ public:
     explicit safetensors_file(std::vector<std::uint8_t> bytes, std::string source = "<memory>")
         : bytes_(std::move(bytes)), source_(std::move(source)), header_(parse_safetensors_header(bytes_, source_)) {}
 
-    // Reads and validates a file from disk.
+    // Reads and validates a file from disk: a regular file (a directory, device or pipe is refused by name), read
+    // as exactly the size it has when opened; a failed open or read says the OS's reason (io::regular_file).
     static safetensors_file open(const std::string& path) {
-        std::FILE* f = std::fopen(path.c_str(), "rb");
-        if (!f) throw io_error("lnfold: cannot open safetensors file " + detail::quoted(path));
-        std::vector<std::uint8_t> bytes;
-        bool failed = std::fseek(f, 0, SEEK_END) != 0;
-        const long size = failed ? -1 : std::ftell(f);
-        failed = failed || size < 0 || std::fseek(f, 0, SEEK_SET) != 0;
-        if (!failed) {
-            try {
-                bytes.resize(static_cast<std::size_t>(size));
-            } catch (const std::exception&) {
-                std::fclose(f);
-                throw io_error("lnfold: cannot read safetensors file " + detail::quoted(path) + ": " +
-                               std::to_string(size) + " bytes do not fit in memory");
-            }
-            failed = std::fread(bytes.data(), 1, bytes.size(), f) != bytes.size();
-            // the file must not have grown either
-            failed = failed || std::fgetc(f) != EOF;
-        }
-        std::fclose(f);
-        if (failed) throw io_error("lnfold: cannot read safetensors file " + detail::quoted(path) + " (read error)");
-        return safetensors_file(std::move(bytes), path);
+        return safetensors_file(read_regular_file(path, "safetensors file"), path);
     }
 
     const std::string& source() const { return source_; }
@@ -333,17 +334,29 @@ public:
     // Converts a F32 / F64 / F16 / BF16 tensor into out (numel() values, row-major as stored).
     template <class T>
     void read_into(const tensor_info& t, std::span<T> out) const {
-        static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "lnfold: read_into needs float or double");
-        if (!is_readable_float(t.type))
-            throw io_error("lnfold: safetensors file " + detail::quoted(source_) + ": tensor " + detail::quoted(t.name) +
-                           ": dtype " + std::string(dtype_name(t.type)) +
-                           " cannot be read as floating point (lnfold reads F32, F64, F16 and BF16)");
         const std::size_t n = t.numel();
         if (out.size() != n)
             throw io_error("lnfold: safetensors file " + detail::quoted(source_) + ": tensor " + detail::quoted(t.name) +
                            ": " + t.describe() + " has " + std::to_string(n) + " elements, the destination holds " +
                            std::to_string(out.size()));
-        const std::uint8_t* p = bytes_.data() + header_.data_offset + t.begin;
+        read_elements(t, 0, out);
+    }
+    // Converts elements [first, first + out.size()) of a F32 / F64 / F16 / BF16 tensor into out: a tensor can be
+    // read in pieces (e.g. checked a block at a time without a buffer of its size).
+    template <class T>
+    void read_elements(const tensor_info& t, std::size_t first, std::span<T> out) const {
+        static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "lnfold: read_elements needs float or double");
+        if (!is_readable_float(t.type))
+            throw io_error("lnfold: safetensors file " + detail::quoted(source_) + ": tensor " + detail::quoted(t.name) +
+                           ": dtype " + std::string(dtype_name(t.type)) +
+                           " cannot be read as floating point (lnfold reads F32, F64, F16 and BF16)");
+        const std::size_t numel = t.numel();
+        if (first > numel || out.size() > numel - first)
+            throw io_error("lnfold: safetensors file " + detail::quoted(source_) + ": tensor " + detail::quoted(t.name) +
+                           ": elements [" + std::to_string(first) + ", " + std::to_string(first) + " + " +
+                           std::to_string(out.size()) + ") are outside its " + std::to_string(numel));
+        const std::size_t n = out.size();
+        const std::uint8_t* p = bytes_.data() + header_.data_offset + t.begin + first * dtype_size(t.type);
         switch (t.type) {
             case dtype::F32:
                 for (std::size_t i = 0; i < n; ++i)
@@ -449,19 +462,13 @@ public:
         return out;
     }
 
-    // Writes to `path` + ".tmp", then renames it over `path` (a failed write leaves no half-written file).
-    void write(const std::string& path) const {
+    // Writes the file atomically (io::atomic_file): a temporary beside `path`, flushed, read back and compared, then
+    // renamed over it. On any failure `path` is untouched. `inputs`: files `path` must not be (the model's source).
+    void write(const std::string& path, std::initializer_list<std::string> inputs = {}) const {
         const std::vector<std::uint8_t> out = bytes();
-        const std::string temp = path + ".tmp";
-        std::FILE* f = std::fopen(temp.c_str(), "wb");
-        if (!f) throw io_error("lnfold: cannot create safetensors file " + detail::quoted(temp));
-        bool failed = std::fwrite(out.data(), 1, out.size(), f) != out.size();
-        failed = std::fclose(f) != 0 || failed;
-        if (failed || std::rename(temp.c_str(), path.c_str()) != 0) {
-            std::remove(temp.c_str());
-            throw io_error("lnfold: cannot write safetensors file " + detail::quoted(path) + " (" +
-                           std::to_string(out.size()) + " bytes)");
-        }
+        atomic_file file(path, "safetensors file", inputs);
+        file.write(out);
+        file.commit();
     }
 
 private:

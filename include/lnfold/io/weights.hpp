@@ -10,10 +10,11 @@
 //
 // A parameter is stored as one file tensor (possibly renamed, transposed, or with leading size-1 dimensions), or
 // as several file tensors concatenated along dim 0 (ViT's query / key / value for lnfold's fused qkv).
-// Loading is all-or-nothing: every problem (missing, unexpected, mis-shaped, unreadable dtype, an impossible
-// layout, a tied copy that differs) is collected first and reported in one io_error listing all of them; the model
-// is only written when there is none.
+// Loading is all-or-nothing: every problem (missing, unexpected, mis-shaped, unreadable dtype, a NaN or infinity,
+// an impossible layout, a tied copy that differs) is collected first and reported in one io_error listing all of
+// them; the model is only written when there is none.
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdio>
 #include <functional>
@@ -80,6 +81,11 @@ struct load_options : tensor_naming {
     bool strict = true;
     // false (default): a parameter without a tensor in the file is an error. true: it keeps its current value.
     bool allow_missing = false;
+    // false (default): a parameter whose file values hold a NaN or an infinity, as read into the model's type T (a
+    // finite F64 beyond float's range becomes an infinity in a float model), is an error naming the tensor, how
+    // many values are not finite, the first one's element index (row-major as stored in the file) and its value.
+    // true: they are loaded as they are (for example to inspect a diverged checkpoint). lnfold-fold keeps false.
+    bool allow_non_finite = false;
     // Hugging Face's base-model prefix ("transformer." in GPT2LMHeadModel files, "vit." in
     // ViTForImageClassification files): a file tensor named prefix + name is matched as name, so one naming reads
     // files with and without it. A file holding both forms of one name is an error.
@@ -197,6 +203,32 @@ std::string first_difference(std::span<const T> a, std::span<const T> b) {
            std::to_string(first) + ": " + values;
 }
 
+// "2 of 88 values are not finite (read as double), the first at element 5: nan", or "" when all are finite. Reads the
+// tensor a block at a time, converted to T as the load would.
+template <class T>
+std::string first_non_finite(const safetensors_file& file, const tensor_info& t) {
+    constexpr std::size_t block = 1024;
+    T values[block];
+    const std::size_t n = t.numel();
+    std::size_t count = 0, first = 0;
+    T value = 0;
+    for (std::size_t begin = 0; begin < n; begin += block) {
+        const std::size_t size = std::min(block, n - begin);
+        file.read_elements<T>(t, begin, std::span<T>(values, size));
+        for (std::size_t i = 0; i < size; ++i)
+            if (!std::isfinite(values[i]) && count++ == 0) {
+                first = begin + i;
+                value = values[i];
+            }
+    }
+    if (count == 0) return {};
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", static_cast<double>(value));
+    return std::to_string(count) + " of " + std::to_string(n) + " values are not finite (read as " +
+           (sizeof(T) == sizeof(float) ? "float" : "double") + "), the first at element " + std::to_string(first) +
+           ": " + text;
+}
+
 }  // namespace detail
 
 // Loads every parameter of `model` from an already validated file.
@@ -219,17 +251,32 @@ load_result load(Model<Net, T>& model, const safetensors_file& file, const load_
         if (!options.prefix.empty() && key.starts_with(options.prefix)) key.remove_prefix(options.prefix.size());
         return key;
     };
-    std::unordered_map<std::string_view, std::size_t> index;  // name without the prefix -> position in tensors
+    // (name without the prefix, position in tensors), sorted: a lookup is a binary search that finds a name's first
+    // tensor, and a name that two tensors share (with and without the prefix) sits next to its first; n log n
+    // whatever the file's names are (a hash map could be driven quadratic by colliding names).
+    std::vector<std::pair<std::string_view, std::size_t>> index;
+    index.reserve(tensors.size());
     for (std::size_t i = 0; i < tensors.size(); ++i) {
-        const std::string_view key = key_of(i);
-        result.prefixed += key.size() != tensors[i].name.size();
-        const auto [at, inserted] = index.emplace(key, i);
-        if (inserted) continue;
-        problems.push_back("ambiguous " + detail::quoted(key) + ": the file has both " +
-                           detail::quoted(tensors[at->second].name) + " and " + detail::quoted(tensors[i].name) +
-                           " (load_options::prefix is " + detail::quoted(options.prefix) + ")");
-        used[i] = 1;
+        index.emplace_back(key_of(i), i);
+        result.prefixed += index.back().first.size() != tensors[i].name.size();
     }
+    std::sort(index.begin(), index.end());
+    for (std::size_t j = 1, first = 0; j < index.size(); ++j) {
+        if (index[j].first != index[first].first) {
+            first = j;
+            continue;
+        }
+        problems.push_back("ambiguous " + detail::quoted(index[j].first) + ": the file has both " +
+                           detail::quoted(tensors[index[first].second].name) + " and " +
+                           detail::quoted(tensors[index[j].second].name) + " (load_options::prefix is " +
+                           detail::quoted(options.prefix) + ")");
+        used[index[j].second] = 1;
+    }
+    const auto lookup = [&](std::string_view name) -> const std::size_t* {
+        const auto at = std::lower_bound(index.begin(), index.end(), name,
+                                         [](const auto& entry, std::string_view n) { return entry.first < n; });
+        return at != index.end() && at->first == name ? &at->second : nullptr;
+    };
     const std::string prefix_note =
         options.prefix.empty() ? "" : ", with or without the prefix " + detail::quoted(options.prefix);
     // Model path -> the one file tensor it was read from; -1: kept or read from several; -2: it has a problem.
@@ -251,9 +298,9 @@ load_result load(Model<Net, T>& model, const safetensors_file& file, const load_
         std::vector<const tensor_info*> found(s.parts.size(), nullptr);
         std::size_t present = 0;
         for (std::size_t k = 0; k < s.parts.size(); ++k)
-            if (const auto it = index.find(s.parts[k].name); it != index.end()) {
-                found[k] = &tensors[it->second];
-                used[it->second] = 1;
+            if (const std::size_t* at = lookup(s.parts[k].name)) {
+                found[k] = &tensors[*at];
+                used[*at] = 1;
                 ++present;
             }
         if (present == 0 && options.allow_missing) {
@@ -288,6 +335,12 @@ load_result load(Model<Net, T>& model, const safetensors_file& file, const load_
                 problems.push_back("unreadable dtype " + detail::quoted(path) + called + ": the file has " +
                                    t->describe() + "; lnfold reads F32, F64, F16 and BF16");
                 ok = false;
+            } else if (!options.allow_non_finite) {
+                if (const std::string bad = detail::first_non_finite<T>(file, *t); !bad.empty()) {
+                    problems.push_back("non-finite values in " + detail::quoted(path) + called + ": " + bad +
+                                       " (load_options::allow_non_finite = true loads them)");
+                    ok = false;
+                }
             }
         }
         if (!ok) return;

@@ -1,0 +1,149 @@
+#pragma once
+// An open, read-only regular file: what every reader of lnfold (safetensors files, datasets) starts from.
+//
+// The path is opened first and the descriptor checked after (fstat), so what is checked is what is read: a
+// directory, a device, a pipe or a socket is refused with a message saying what it is, and a regular file is
+// read as exactly the st_size bytes fstat reported (a file that shrinks or grows meanwhile is an error, not a
+// silently short or endless read). It is opened with O_NONBLOCK so that a FIFO given as input cannot block the
+// open itself; regular files ignore the flag. Every failure throws lnfold::io_error naming the user's path and,
+// when the OS refused, its reason ("No such file or directory"). POSIX (open, fstat, read).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <new>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "lnfold/core/error.hpp"
+#include "lnfold/io/errno_text.hpp"
+#include "lnfold/io/json.hpp"
+
+namespace lnfold::io {
+
+namespace detail {
+
+// What a non-regular st_mode is, in words.
+inline const char* file_type_name(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISFIFO(mode)) return "a pipe (FIFO)";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "a special file";
+}
+
+}  // namespace detail
+
+class regular_file {
+public:
+    // Opens `path`; `kind` names what the caller expects in messages ("safetensors file"), `hint` is appended to a
+    // failed open ("install the Debian package ...").
+    regular_file(const std::string& path, std::string_view kind, std::string_view hint = {})
+        : path_(path), kind_(kind) {
+        fd_.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd_.fd < 0)
+            throw io_error("lnfold: cannot open " + kind_ + " " + detail::quoted(path_) + ": " + detail::errno_text(errno) +
+                           (hint.empty() ? "" : " (" + std::string(hint) + ")"));
+        struct stat st {};
+        if (::fstat(fd_.fd, &st) != 0) fail_os("cannot inspect", errno);
+        if (!S_ISREG(st.st_mode))
+            fail(detail::quoted(path_) + " is " + detail::file_type_name(st.st_mode) + ", not a " + kind_ +
+                 (S_ISDIR(st.st_mode) ? "" : " (only regular files are read)"));
+        size_ = static_cast<std::uintmax_t>(st.st_size);
+    }
+    int fd() const { return fd_.fd; }
+    // The size fstat reported when the file was opened.
+    std::uintmax_t size() const { return size_; }
+    // Hands the descriptor over (to gzdopen, which closes it); the destructor then leaves it open.
+    int release() { return std::exchange(fd_.fd, -1); }
+
+    // Reads the first out.size() bytes into out (fewer when the file is shorter: the count is returned) from
+    // offset 0 without moving the file position.
+    std::size_t peek(std::span<std::uint8_t> out) const {
+        std::size_t got = 0;
+        while (got < out.size()) {
+            const ssize_t r = ::pread(fd_.fd, out.data() + got, out.size() - got, static_cast<off_t>(got));
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) fail_os("cannot read", errno);
+            if (r == 0) break;
+            got += static_cast<std::size_t>(r);
+        }
+        return got;
+    }
+
+    // The whole file: exactly size() bytes (call it once: it reads from the file position, which peek leaves at 0).
+    std::vector<std::uint8_t> read_all() const {
+        if (size_ > std::numeric_limits<std::size_t>::max() || size_ > std::vector<std::uint8_t>().max_size())
+            fail("cannot read " + kind_ + " " + detail::quoted(path_) + ": its " + std::to_string(size_) +
+                 " bytes do not fit in memory");
+        std::vector<std::uint8_t> bytes;
+        try {
+            bytes.resize(static_cast<std::size_t>(size_));
+        } catch (const std::bad_alloc&) {
+            fail("cannot read " + kind_ + " " + detail::quoted(path_) + ": its " + std::to_string(size_) +
+                 " bytes do not fit in memory");
+        }
+        std::size_t got = 0;
+        while (got < bytes.size()) {
+            // read() moves at most about 2 GB at once on Linux; ask for at most 1 GB per call.
+            const std::size_t want = std::min<std::size_t>(bytes.size() - got, std::size_t{1} << 30);
+            const ssize_t r = ::read(fd_.fd, bytes.data() + got, want);
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) fail_os("cannot read", errno);
+            if (r == 0)
+                fail("cannot read " + kind_ + " " + detail::quoted(path_) + ": it had " + std::to_string(size_) +
+                     " bytes when opened but ended after " + std::to_string(got) + " (it changed while being read)");
+            got += static_cast<std::size_t>(r);
+        }
+        unsigned char extra = 0;
+        ssize_t r = 0;
+        do {
+            r = ::read(fd_.fd, &extra, 1);
+        } while (r < 0 && errno == EINTR);
+        if (r < 0) fail_os("cannot read", errno);
+        if (r > 0)
+            fail("cannot read " + kind_ + " " + detail::quoted(path_) + ": it had " + std::to_string(size_) +
+                 " bytes when opened and grew while being read");
+        return bytes;
+    }
+
+private:
+    [[noreturn]] void fail(const std::string& what) const { throw io_error("lnfold: " + what); }
+    [[noreturn]] void fail_os(const char* action, int error) const {
+        fail(std::string(action) + " " + kind_ + " " + detail::quoted(path_) + ": " + detail::errno_text(error));
+    }
+
+    // Closes the descriptor when the file is destroyed, also when the constructor throws after opening it.
+    struct descriptor {
+        int fd = -1;
+        descriptor() = default;
+        descriptor(const descriptor&) = delete;
+        descriptor& operator=(const descriptor&) = delete;
+        ~descriptor() {
+            if (fd >= 0) ::close(fd);
+        }
+    };
+
+    std::string path_, kind_;
+    descriptor fd_;
+    std::uintmax_t size_ = 0;
+};
+
+// The whole regular file at `path` (see regular_file for what is refused and how messages read).
+inline std::vector<std::uint8_t> read_regular_file(const std::string& path, std::string_view kind,
+                                                   std::string_view hint = {}) {
+    return regular_file(path, kind, hint).read_all();
+}
+
+}  // namespace lnfold::io
