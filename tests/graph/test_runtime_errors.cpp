@@ -7,22 +7,13 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "error_networks.hpp"
 #include "require_error.hpp"
 
 #include <lnfold/lnfold.hpp>
 
 using namespace lnfold;
-
-namespace {
-
-constexpr std::size_t V = 10, T = 6, D = 8;
-using Gpt = Seq<Named<"wte", Embedding<V, D>>, Named<"wpe", PositionEmbedding<T, D>>,
-                Named<"h", Repeat<1, Residual<Seq<Named<"ln_1", LayerNorm<D>>, Named<"attn", SelfAttention<D, 2, true>>>>>>,
-                Named<"ln_f", LayerNorm<D>>, Named<"head", Linear<D, V>>>;
-using Mlp = Seq<Named<"fc", Linear<5, D>>, Named<"norm", RMSNorm<D>>, ReLU, Named<"head", Linear<D, 3>>>;
-using Cnn = Seq<Named<"stem", Conv2d<3, D, 3>>, MeanPool, Named<"head", Linear<D, 2>>>;
-
-}  // namespace
+using namespace lnfold_test::error_networks;
 
 TEST_CASE("a feature batch of the wrong size names both sizes") {
     Model<Mlp> model;

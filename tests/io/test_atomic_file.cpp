@@ -19,6 +19,7 @@
 
 #include "catch.hpp"
 #include "io_error_message.hpp"
+#include "scratch_directory.hpp"
 
 #include <lnfold/io/atomic_file.hpp>
 #include <lnfold/io/errno_text.hpp>
@@ -27,36 +28,16 @@
 using namespace lnfold;
 using Catch::Matchers::Contains;
 using lnfold_test::io_error_message;
+using lnfold_test::scratch_directory;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct scratch_directory {
-    fs::path path;
-    scratch_directory() {
-        std::string pattern = (fs::temp_directory_path() / "lnfold-atomic-XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path = pattern;
-    }
-    ~scratch_directory() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 std::string read_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
 }
 void write_bytes(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
-
-std::vector<std::string> entries(const fs::path& directory) {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(directory)) names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-}
 
 fs::perms mode_of(const std::string& path) { return fs::status(path).permissions(); }
 
@@ -80,7 +61,7 @@ struct file_size_limit {
 }  // namespace
 
 TEST_CASE("a new file appears only at commit, complete, with the umask's mode") {
-    scratch_directory dir;
+    const scratch_directory dir("lnfold-atomic");
     const std::string path = dir / "new.bin";
     {
         io::atomic_file out(path, "test file");
@@ -96,11 +77,11 @@ TEST_CASE("a new file appears only at commit, complete, with the umask's mode") 
     const mode_t mask = ::umask(0);
     ::umask(mask);
     CHECK(static_cast<mode_t>(mode_of(path)) == (0666 & ~mask));
-    CHECK(entries(dir.path) == std::vector<std::string>{"new.bin"});
+    CHECK(dir.entries() == std::vector<std::string>{"new.bin"});
 }
 
 TEST_CASE("an existing file is replaced whole and keeps its permissions; without commit it is untouched") {
-    scratch_directory dir;
+    const scratch_directory dir("lnfold-atomic");
     const std::string path = dir / "model.st";
     write_bytes(path, "old contents");
     fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
@@ -111,7 +92,7 @@ TEST_CASE("an existing file is replaced whole and keeps its permissions; without
         CHECK(read_bytes(path) == "old contents");
     }  // no commit: abandoned
     CHECK(read_bytes(path) == "old contents");
-    CHECK(entries(dir.path) == std::vector<std::string>{"model.st"});
+    CHECK(dir.entries() == std::vector<std::string>{"model.st"});
     {
         io::atomic_file out(path, "test file");
         out.write(std::string_view("new"));
@@ -122,7 +103,7 @@ TEST_CASE("an existing file is replaced whole and keeps its permissions; without
 }
 
 TEST_CASE("a write that fails half-way (a full disk) leaves the old file and no temporary") {
-    scratch_directory dir;
+    const scratch_directory dir("lnfold-atomic");
     const std::string path = dir / "log.csv";
     write_bytes(path, "an older log");
     const std::string message = io_error_message([&] {
@@ -134,13 +115,13 @@ TEST_CASE("a write that fails half-way (a full disk) leaves the old file and no 
     CHECK_THAT(message, Contains("lnfold: cannot write log '" + path + "': cannot write the temporary file"));
     CHECK_THAT(message, Contains(io::detail::errno_text(EFBIG)));
     CHECK(read_bytes(path) == "an older log");
-    CHECK(entries(dir.path) == std::vector<std::string>{"log.csv"});
+    CHECK(dir.entries() == std::vector<std::string>{"log.csv"});
 }
 
 TEST_CASE("refused before anything is created: empty, directory, device, FIFO, the input by any name") {
-    scratch_directory dir;
+    const scratch_directory dir("lnfold-atomic");
     write_bytes(dir / "input.st", "the input");
-    fs::create_directory(dir.path / "folder");
+    fs::create_directory(dir / "folder");
     REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
     fs::create_hard_link(dir / "input.st", dir / "hard.st");
     fs::create_symlink("input.st", dir / "soft.st");
@@ -158,12 +139,12 @@ TEST_CASE("refused before anything is created: empty, directory, device, FIFO, t
                Contains("cannot create a temporary file in the directory '" + dir / "missing" + "': " +
                         io::detail::errno_text(ENOENT)));
     CHECK(read_bytes(dir / "input.st") == "the input");
-    CHECK(entries(dir.path) == std::vector<std::string>{"fifo", "folder", "hard.st", "input.st", "soft.st"});
-    CHECK(fs::is_empty(dir.path / "folder"));
+    CHECK(dir.entries() == std::vector<std::string>{"fifo", "folder", "hard.st", "input.st", "soft.st"});
+    CHECK(fs::is_empty(dir / "folder"));
 }
 
 TEST_CASE("a symbolic link at the output is followed: the link stays, its target is replaced") {
-    scratch_directory dir;
+    const scratch_directory dir("lnfold-atomic");
     write_bytes(dir / "target.st", "old");
     fs::create_symlink("target.st", dir / "link.st");
     fs::create_symlink("nowhere.st", dir / "dangling.st");
@@ -172,19 +153,19 @@ TEST_CASE("a symbolic link at the output is followed: the link stays, its target
         out.write(std::string_view("new"));
         out.commit();
     }
-    CHECK(fs::is_symlink(dir.path / "link.st"));
+    CHECK(fs::is_symlink(dir / "link.st"));
     CHECK(read_bytes(dir / "target.st") == "new");
     {
         io::atomic_file out(dir / "dangling.st", "test file");  // a dangling link creates its target
         out.write(std::string_view("made"));
         out.commit();
     }
-    CHECK(fs::is_symlink(dir.path / "dangling.st"));
+    CHECK(fs::is_symlink(dir / "dangling.st"));
     CHECK(read_bytes(dir / "nowhere.st") == "made");
 }
 
 TEST_CASE("safetensors_writer::write goes through atomic_file") {
-    scratch_directory dir;
+    const scratch_directory dir("lnfold-atomic");
     io::safetensors_writer writer;
     const std::vector<float> values{1, 2, 3};
     writer.add("w", std::span<const float>(values), {3});
@@ -194,5 +175,5 @@ TEST_CASE("safetensors_writer::write goes through atomic_file") {
     CHECK_THAT(io_error_message([&] { writer.write(dir / "model.st", {dir / "model.st"}); }), Contains("it is the input"));
     writer.write(dir / "model.st");
     CHECK(io::safetensors_file::open(dir / "model.st").read<float>("w") == values);
-    CHECK(entries(dir.path) == std::vector<std::string>{"model.st"});
+    CHECK(dir.entries() == std::vector<std::string>{"model.st"});
 }

@@ -26,44 +26,19 @@
 #include <lnfold/layers/linear.hpp>
 
 #include "catch.hpp"
+#include "crafted_safetensors.hpp"
 #include "io_error_message.hpp"
+#include "scratch_directory.hpp"
 
 using namespace lnfold;
+using lnfold_test::craft;
 using lnfold_test::io_error_message;
+using lnfold_test::scratch_directory;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
 namespace {
 
-// A new directory under the system's temporary directory, removed with everything in it at scope exit.
-class temp_dir {
-public:
-    temp_dir() {
-        std::string pattern = (std::filesystem::temp_directory_path() / "lnfold_hostile_XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr) FAIL("mkdtemp failed: " << std::strerror(errno));
-        path_ = pattern;
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    ~temp_dir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    std::string file(const std::string& name) const { return (path_ / name).string(); }
-    std::string path() const { return path_.string(); }
-
-private:
-    std::filesystem::path path_;
-};
-
-// 8-byte little-endian length + header text + `data` zero bytes.
-std::vector<std::uint8_t> craft(const std::string& header, std::size_t data = 0) {
-    std::vector<std::uint8_t> out(8 + header.size() + data, 0);
-    std::uint64_t n = header.size();
-    for (int i = 0; i < 8; ++i, n >>= 8) out[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(n & 0xFF);
-    std::memcpy(out.data() + 8, header.data(), header.size());
-    return out;
-}
 
 // prefix followed by the number i (built with +=: GCC 12 warns wrongly on "literal" + std::to_string(i)).
 std::string numbered(const char* prefix, std::size_t i) {
@@ -105,7 +80,7 @@ auto value_of(M& model, std::string_view path, std::size_t i) {
 }  // namespace
 
 TEST_CASE("hostile files (#7): a directory is refused by name, by every reader") {
-    const temp_dir dir;
+    const scratch_directory dir("lnfold-hostile");
     const std::string expected = "lnfold: '" + dir.path() + "' is a directory, not a safetensors file";
     CHECK(io_error_message([&] { io::safetensors_file::open(dir.path()); }) == expected);
     Model<Small> model(1);
@@ -117,8 +92,8 @@ TEST_CASE("hostile files (#7): a directory is refused by name, by every reader")
 TEST_CASE("hostile files: a device or a FIFO is refused without reading or blocking") {
     CHECK_THAT(io_error_message([] { io::safetensors_file::open("/dev/zero"); }),
                Contains("'/dev/zero' is a character device, not a safetensors file (only regular files are read)"));
-    const temp_dir dir;
-    const std::string fifo = dir.file("pipe");
+    const scratch_directory dir("lnfold-hostile");
+    const std::string fifo = (dir / "pipe");
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
     // Without O_NONBLOCK the open itself would wait for a writer forever.
     CHECK_THAT(io_error_message([&] { io::safetensors_file::open(fifo); }),
@@ -127,8 +102,8 @@ TEST_CASE("hostile files: a device or a FIFO is refused without reading or block
 }
 
 TEST_CASE("hostile files (#8): a missing file's message gives the OS's reason and the path") {
-    const temp_dir dir;
-    const std::string missing = dir.file("missing.safetensors");
+    const scratch_directory dir("lnfold-hostile");
+    const std::string missing = (dir / "missing.safetensors");
     const std::string reason = std::strerror(ENOENT);
     REQUIRE(reason == "No such file or directory");
     CHECK(io_error_message([&] { io::safetensors_file::open(missing); }) ==
@@ -136,23 +111,23 @@ TEST_CASE("hostile files (#8): a missing file's message gives the OS's reason an
     CHECK(io_error_message([&] { data::read_file_bytes(missing, "install the package"); }) ==
           "lnfold: cannot open file '" + missing + "': " + reason + " (install the package)");
     // A path through a regular file: ENOTDIR.
-    { std::ofstream(dir.file("plain")) << "x"; }
-    CHECK_THAT(io_error_message([&] { io::safetensors_file::open(dir.file("plain") + "/x"); }),
-               Contains(dir.file("plain") + "/x': " + std::strerror(ENOTDIR)));
+    { std::ofstream((dir / "plain")) << "x"; }
+    CHECK_THAT(io_error_message([&] { io::safetensors_file::open((dir / "plain") + "/x"); }),
+               Contains((dir / "plain") + "/x': " + std::strerror(ENOTDIR)));
 }
 
 TEST_CASE("hostile files: a regular file is read exactly, plain or through read_file_bytes") {
-    const temp_dir dir;
+    const scratch_directory dir("lnfold-hostile");
     std::vector<std::uint8_t> bytes(70'000);
     for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(i * 31 + 7);
     {
-        std::ofstream out(dir.file("blob"), std::ios::binary);
+        std::ofstream out((dir / "blob"), std::ios::binary);
         out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     }
-    CHECK(data::read_file_bytes(dir.file("blob")) == bytes);
-    CHECK(io::read_regular_file(dir.file("blob"), "blob") == bytes);
-    { std::ofstream(dir.file("empty")); }
-    CHECK(data::read_file_bytes(dir.file("empty")).empty());
+    CHECK(data::read_file_bytes((dir / "blob")) == bytes);
+    CHECK(io::read_regular_file((dir / "blob"), "blob") == bytes);
+    { std::ofstream((dir / "empty")); }
+    CHECK(data::read_file_bytes((dir / "empty")).empty());
 }
 
 TEST_CASE("hostile files (#11): more tensors than safetensors_max_tensors are refused, as soon as parsed") {
@@ -259,15 +234,15 @@ TEST_CASE("hostile files: a finite F64 beyond float's range is an infinity in a 
 }
 
 TEST_CASE("hostile files: IDX sizes whose product overflows size_t are refused, not wrapped") {
-    const temp_dir dir;
+    const scratch_directory dir("lnfold-hostile");
     // Images: magic 0x00000803, three sizes of 2^32 - 1 (a product of about 2^96), and a few bytes.
     std::vector<char> idx = {0, 0, 8, 3};
     for (int i = 0; i < 12; ++i) idx.push_back(static_cast<char>(0xff));
     idx.resize(idx.size() + 16, 0);
     {
-        std::ofstream out(dir.file("images"), std::ios::binary);
+        std::ofstream out((dir / "images"), std::ios::binary);
         out.write(idx.data(), static_cast<std::streamsize>(idx.size()));
     }
-    CHECK(io_error_message([&] { data::load_idx_images(dir.file("images"), dir.file("labels")); }) ==
-          "lnfold: '" + dir.file("images") + "' has IDX sizes whose product overflows size_t (the file has 32 bytes)");
+    CHECK(io_error_message([&] { data::load_idx_images((dir / "images"), (dir / "labels")); }) ==
+          "lnfold: '" + (dir / "images") + "' has IDX sizes whose product overflows size_t (the file has 32 bytes)");
 }

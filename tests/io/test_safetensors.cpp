@@ -12,21 +12,15 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "crafted_safetensors.hpp"
 #include "io_error_message.hpp"
 
 using namespace lnfold;
 using namespace lnfold::io;
+using lnfold_test::craft;
 
 namespace {
 
-// 8-byte little-endian length + header text + `data` zero bytes.
-std::vector<std::uint8_t> craft(const std::string& header, std::size_t data = 0) {
-    std::vector<std::uint8_t> out(8 + header.size() + data, 0);
-    std::uint64_t n = header.size();
-    for (int i = 0; i < 8; ++i, n >>= 8) out[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(n & 0xFF);
-    std::memcpy(out.data() + 8, header.data(), header.size());
-    return out;
-}
 std::vector<std::uint8_t> with_length(std::uint64_t n, std::size_t total) {
     std::vector<std::uint8_t> out(total, ' ');
     for (int i = 0; i < 8 && static_cast<std::size_t>(i) < total; ++i, n >>= 8)

@@ -23,32 +23,18 @@
 #include <unistd.h>
 
 #include "catch.hpp"
+#include "scratch_directory.hpp"
 
 #include <lnfold/io/safetensors.hpp>
 
 using namespace lnfold;
+using lnfold_test::scratch_directory;
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
 
 namespace {
 
 const fs::path fixtures = LNFOLD_PARITY_FIXTURES;
-
-// A directory of its own under the system's temporary directory, removed with everything in it.
-struct scratch_directory {
-    fs::path path;
-    scratch_directory() {
-        std::string pattern = (fs::temp_directory_path() / "lnfold-fold-safety-XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path = pattern;
-    }
-    ~scratch_directory() {
-        std::error_code ec;
-        fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
-        fs::remove_all(path, ec);
-    }
-    fs::path operator/(const std::string& name) const { return path / name; }
-};
 
 std::string read_bytes(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
@@ -89,14 +75,6 @@ tool_run run_tool(const fs::path& directory, const std::vector<std::string>& arg
     return r;
 }
 
-// The names in `directory`, sorted: after a run, only the files the test made and the tool's output.
-std::vector<std::string> entries(const fs::path& directory) {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(directory)) names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-}
-
 // The fixture `source` written again with f32 tensor `name` changed by `edit` (values in place).
 void write_edited(const fs::path& source, const fs::path& target, const std::string& name,
                   const std::function<void(std::vector<float>&)>& edit) {
@@ -129,41 +107,41 @@ const std::string gpt2_bytes = read_bytes(fixtures / "gpt2.safetensors");
 }  // namespace
 
 TEST_CASE("1: the temporary never replaces a file: not the input, not an existing name, not with an empty output") {
-    scratch_directory dir;
+    const scratch_directory dir("lnfold-fold-safety");
     // The input itself carries the name the old writer used as its temporary ("OUTPUT.tmp").
     write_bytes(dir / "model.st.tmp", gpt2_bytes);
-    const tool_run folded = run_tool(dir.path, {"--heads", "4", "model.st.tmp", "model.st"});
+    const tool_run folded = run_tool(dir.path(), {"--heads", "4", "model.st.tmp", "model.st"});
     CHECK(folded.status == 0);
     CHECK(read_bytes(dir / "model.st.tmp") == gpt2_bytes);
-    CHECK(io::safetensors_file::open((dir / "model.st").string()).header().metadata_value("lnfold.eps") == "1e-05");
+    CHECK(io::safetensors_file::open(dir / "model.st").header().metadata_value("lnfold.eps") == "1e-05");
 
     // An unrelated file at "out.st.tmp" stays as it was.
     write_bytes(dir / "out.st.tmp", "precious");
-    CHECK(run_tool(dir.path, {"--heads", "4", "model.st.tmp", "out.st"}).status == 0);
+    CHECK(run_tool(dir.path(), {"--heads", "4", "model.st.tmp", "out.st"}).status == 0);
     CHECK(read_bytes(dir / "out.st.tmp") == "precious");
-    CHECK(entries(dir.path) == std::vector<std::string>{"model.st", "model.st.tmp", "out.st", "out.st.tmp"});
+    CHECK(dir.entries() == std::vector<std::string>{"model.st", "model.st.tmp", "out.st", "out.st.tmp"});
 
     // An empty output name is refused; "./.tmp" stays.
     write_bytes(dir / ".tmp", "keep");
-    const tool_run empty = run_tool(dir.path, {"--heads", "4", "model.st.tmp", ""});
+    const tool_run empty = run_tool(dir.path(), {"--heads", "4", "model.st.tmp", ""});
     CHECK(empty.status == 2);
     CHECK_THAT(empty.output, Contains("the output path is empty"));
     CHECK(read_bytes(dir / ".tmp") == "keep");
 }
 
 TEST_CASE("2: a symbolic link at the old temporary name is not followed") {
-    scratch_directory dir;
+    const scratch_directory dir("lnfold-fold-safety");
     write_bytes(dir / "in.st", gpt2_bytes);
     write_bytes(dir / "victim.txt", "do not overwrite");
     fs::create_symlink("victim.txt", dir / "out.st.tmp");
-    CHECK(run_tool(dir.path, {"--heads", "4", "in.st", "out.st"}).status == 0);
+    CHECK(run_tool(dir.path(), {"--heads", "4", "in.st", "out.st"}).status == 0);
     CHECK(read_bytes(dir / "victim.txt") == "do not overwrite");
     CHECK(fs::is_symlink(dir / "out.st.tmp"));
     CHECK(fs::is_regular_file(fs::symlink_status(dir / "out.st")));
 }
 
 TEST_CASE("3: a ViT position table of (1, 2^64-1, 0) is refused at once, not searched for a grid") {
-    scratch_directory dir;
+    const scratch_directory dir("lnfold-fold-safety");
     io::safetensors_writer writer;  // 224 bytes: a 1 x 1 x 1 x 1 projection and an empty, huge-shaped table
     const float one = 1;
     writer.add("embeddings.patch_embeddings.projection.weight", std::span<const float>(&one, 1), {1, 1, 1, 1});
@@ -171,18 +149,18 @@ TEST_CASE("3: a ViT position table of (1, 2^64-1, 0) is refused at once, not sea
                    {1, std::numeric_limits<std::size_t>::max(), 0}, {});
     const auto bytes = writer.bytes();
     write_bytes(dir / "vit.st", std::string(bytes.begin(), bytes.end()));
-    const tool_run r = run_tool(dir.path, {"vit.st", "out.st"});
+    const tool_run r = run_tool(dir.path(), {"vit.st", "out.st"});
     CHECK(r.status == 2);  // -1 would be the time limit: the hang
     CHECK_THAT(r.output, Contains("position_embeddings"));
     CHECK_FALSE(fs::exists(dir / "out.st"));
 }
 
 TEST_CASE("4: non-finite or overflowing weights never pass the verification") {
-    scratch_directory dir;
+    const scratch_directory dir("lnfold-fold-safety");
     const fs::path source = fixtures / "gpt2.safetensors";
     SECTION("one NaN in ln_f.weight") {
         write_edited(source, dir / "bad.st", "ln_f.weight", [](std::vector<float>& v) { v[3] = std::nanf(""); });
-        const tool_run r = run_tool(dir.path, {"--heads", "4", "bad.st", "out.st"});
+        const tool_run r = run_tool(dir.path(), {"--heads", "4", "bad.st", "out.st"});
         CHECK(r.status != 0);
         CHECK_THAT(r.output, Contains("ln_f.weight"));
         CHECK_THAT(r.output, !Contains(": ok"));
@@ -190,47 +168,47 @@ TEST_CASE("4: non-finite or overflowing weights never pass the verification") {
     SECTION("one infinity in wte") {
         write_edited(source, dir / "bad.st", "wte.weight",
                      [](std::vector<float>& v) { v[7] = std::numeric_limits<float>::infinity(); });
-        const tool_run r = run_tool(dir.path, {"--heads", "4", "bad.st", "out.st"});
+        const tool_run r = run_tool(dir.path(), {"--heads", "4", "bad.st", "out.st"});
         CHECK(r.status != 0);
         CHECK_THAT(r.output, Contains("wte.weight"));
         CHECK_THAT(r.output, !Contains(": ok"));
     }
     SECTION("every wte value 3e38: finite weights whose model overflows") {
         write_edited(source, dir / "bad.st", "wte.weight", [](std::vector<float>& v) { std::fill(v.begin(), v.end(), 3e38f); });
-        const tool_run r = run_tool(dir.path, {"--heads", "4", "bad.st", "out.st"});
+        const tool_run r = run_tool(dir.path(), {"--heads", "4", "bad.st", "out.st"});
         CHECK(r.status == 1);
         CHECK_THAT(r.output, Contains("FAILED"));
         CHECK_THAT(r.output, !Contains(": ok"));
     }
     CHECK_FALSE(fs::exists(dir / "out.st"));
-    CHECK(entries(dir.path) == std::vector<std::string>{"bad.st"});
+    CHECK(dir.entries() == std::vector<std::string>{"bad.st"});
 }
 
 TEST_CASE("6: the output is replaced only once verified, keeps its mode, and is never a device or a link's victim") {
-    scratch_directory dir;
+    const scratch_directory dir("lnfold-fold-safety");
     write_bytes(dir / "in.st", gpt2_bytes);
     SECTION("a failed verification leaves the existing output as it was") {
         write_bytes(dir / "out.st", "the good output of an earlier run");
-        const tool_run r = run_tool(dir.path, {"--heads", "4", "--tolerance", "1e-30", "in.st", "out.st"});
+        const tool_run r = run_tool(dir.path(), {"--heads", "4", "--tolerance", "1e-30", "in.st", "out.st"});
         CHECK(r.status == 1);
         CHECK_THAT(r.output, Contains("FAILED"));
         CHECK_THAT(r.output, Contains("nothing written"));
         CHECK(read_bytes(dir / "out.st") == "the good output of an earlier run");
-        CHECK(entries(dir.path) == std::vector<std::string>{"in.st", "out.st"});
+        CHECK(dir.entries() == std::vector<std::string>{"in.st", "out.st"});
     }
     SECTION("an existing output keeps its permissions") {
         write_bytes(dir / "out.st", "old");
         fs::permissions(dir / "out.st", fs::perms::owner_read | fs::perms::owner_write);
-        CHECK(run_tool(dir.path, {"--heads", "4", "in.st", "out.st"}).status == 0);
+        CHECK(run_tool(dir.path(), {"--heads", "4", "in.st", "out.st"}).status == 0);
         CHECK(fs::status(dir / "out.st").permissions() == (fs::perms::owner_read | fs::perms::owner_write));
         CHECK(read_bytes(dir / "out.st") != "old");
     }
     SECTION("a symbolic link at the output stays a link; its target gets the folded file") {
         write_bytes(dir / "real.st", "old");
         fs::create_symlink("real.st", dir / "link.st");
-        CHECK(run_tool(dir.path, {"--heads", "4", "in.st", "link.st"}).status == 0);
+        CHECK(run_tool(dir.path(), {"--heads", "4", "in.st", "link.st"}).status == 0);
         CHECK(fs::is_symlink(dir / "link.st"));
-        CHECK(io::safetensors_file::open((dir / "real.st").string()).header().metadata_value("lnfold.eps") == "1e-05");
+        CHECK(io::safetensors_file::open(dir / "real.st").header().metadata_value("lnfold.eps") == "1e-05");
     }
     SECTION("a FIFO, a directory, the input and a hard link to it are refused before any work") {
         REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
@@ -242,7 +220,7 @@ TEST_CASE("6: the output is replaced only once verified, keeps its mode, and is 
             {"hard.st", "is the input"},    {"soft.st", "is the input"}};
         for (const auto& [output, reason] : cases) {
             INFO("OUTPUT " << output);
-            const tool_run r = run_tool(dir.path, {"--heads", "4", "in.st", output});
+            const tool_run r = run_tool(dir.path(), {"--heads", "4", "in.st", output});
             CHECK(r.status == 2);
             CHECK_THAT(r.output, Contains("'" + output + "': ") && Contains(reason));
             CHECK_THAT(r.output, !Contains("fold report"));
@@ -251,27 +229,27 @@ TEST_CASE("6: the output is replaced only once verified, keeps its mode, and is 
         CHECK(fs::is_directory(dir / "folder"));
         CHECK(fs::is_empty(dir / "folder"));
         CHECK(read_bytes(dir / "in.st") == gpt2_bytes);
-        CHECK(entries(dir.path) == std::vector<std::string>{"fifo", "folder", "hard.st", "in.st", "soft.st"});
+        CHECK(dir.entries() == std::vector<std::string>{"fifo", "folder", "hard.st", "in.st", "soft.st"});
     }
 }
 
 TEST_CASE("7: a directory as input is refused with the reason") {
-    scratch_directory dir;
+    const scratch_directory dir("lnfold-fold-safety");
     fs::create_directory(dir / "folder");
-    const tool_run r = run_tool(dir.path, {"--heads", "4", "folder", "out.st"});
+    const tool_run r = run_tool(dir.path(), {"--heads", "4", "folder", "out.st"});
     CHECK(r.status == 2);
     CHECK_THAT(r.output, Contains("'folder'") && Contains("directory"));
     CHECK_FALSE(fs::exists(dir / "out.st"));
 }
 
 TEST_CASE("8: errors carry the OS reason and the user's path; the output location is checked first") {
-    scratch_directory dir;
+    const scratch_directory dir("lnfold-fold-safety");
     write_bytes(dir / "in.st", gpt2_bytes);
-    const tool_run missing = run_tool(dir.path, {"--heads", "4", "absent.st", "out.st"});
+    const tool_run missing = run_tool(dir.path(), {"--heads", "4", "absent.st", "out.st"});
     CHECK(missing.status == 2);
     CHECK_THAT(missing.output, Contains("'absent.st'") && Contains(std::strerror(ENOENT)));
 
-    const tool_run nowhere = run_tool(dir.path, {"--heads", "4", "in.st", "no/such/dir/out.st"});
+    const tool_run nowhere = run_tool(dir.path(), {"--heads", "4", "in.st", "no/such/dir/out.st"});
     CHECK(nowhere.status == 2);
     CHECK_THAT(nowhere.output, Contains("'no/such/dir/out.st'") && Contains(std::strerror(ENOENT)));
     CHECK_THAT(nowhere.output, !Contains(".tmp") && !Contains("fold report"));
@@ -279,17 +257,17 @@ TEST_CASE("8: errors carry the OS reason and the user's path; the output locatio
     if (::geteuid() != 0) {  // root writes anywhere
         fs::create_directory(dir / "locked");
         fs::permissions(dir / "locked", fs::perms::owner_read | fs::perms::owner_exec);
-        const tool_run locked = run_tool(dir.path, {"--heads", "4", "in.st", "locked/out.st"});
+        const tool_run locked = run_tool(dir.path(), {"--heads", "4", "in.st", "locked/out.st"});
         CHECK(locked.status == 2);
         CHECK_THAT(locked.output, Contains("'locked/out.st'") && Contains(std::strerror(EACCES)));
     }
 }
 
 TEST_CASE("10: an absurd verification batch is a usage error, not an allocation failure") {
-    scratch_directory dir;
+    const scratch_directory dir("lnfold-fold-safety");
     write_bytes(dir / "in.st", gpt2_bytes);
-    const tool_run r = run_tool(dir.path, {"--heads", "4", "--batch", "1000000000000", "in.st", "out.st"});
+    const tool_run r = run_tool(dir.path(), {"--heads", "4", "--batch", "1000000000000", "in.st", "out.st"});
     CHECK(r.status == 2);
     CHECK_THAT(r.output, Contains("--batch 1000000000000 is more than") && !Contains("bad_alloc"));
-    CHECK(entries(dir.path) == std::vector<std::string>{"in.st"});
+    CHECK(dir.entries() == std::vector<std::string>{"in.st"});
 }
