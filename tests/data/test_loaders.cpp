@@ -7,6 +7,7 @@
 
 #include "catch.hpp"
 #include "io_error_message.hpp"
+#include "scratch_directory.hpp"
 
 #include <lnfold/data/fashion_mnist.hpp>
 #include <lnfold/data/text_corpus.hpp>
@@ -16,10 +17,6 @@ using lnfold_test::io_error_message;
 using namespace lnfold::data;
 
 namespace {
-
-std::string temp_path(const std::string& name) {
-    return (std::filesystem::temp_directory_path() / ("lnfold_test_" + name)).string();
-}
 
 void write_bytes(const std::string& path, const std::vector<std::uint8_t>& bytes) {
     std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
@@ -52,21 +49,20 @@ TEST_CASE("loader errors: missing files name the package, truncated files, wrong
     CHECK(io_error_message([] { load_fashion_mnist("train", 0, "/nonexistent"); }).find("dataset-fashion-mnist") != std::string::npos);
     CHECK_THROWS_AS(load_fashion_mnist("validation"), config_error);
 
+    const lnfold_test::scratch_directory files("lnfold-loaders");
     // A gzip stream cut in half.
     const auto gz = read_file_bytes(dir + "/t10k-labels-idx1-ubyte.gz");
-    const std::string cut = temp_path("cut-labels.gz");
+    const std::string cut = files / "cut-labels.gz";
     write_bytes(cut, std::vector<std::uint8_t>(gz.begin(), gz.begin() + static_cast<std::ptrdiff_t>(gz.size() / 2)));
     CHECK(io_error_message([&] { load_idx_images(dir + "/t10k-images-idx3-ubyte.gz", cut); }).find("truncated") != std::string::npos);
 
     // Uncompressed IDX files: one with a missing byte, one with the wrong magic number.
     const auto labels = read_file_bytes(dir + "/t10k-labels-idx1-ubyte.gz");
-    const std::string plain = temp_path("labels-idx1");
+    const std::string plain = files / "labels-idx1";
     write_bytes(plain, std::vector<std::uint8_t>(labels.begin(), labels.end() - 1));
     CHECK(io_error_message([&] { load_idx_images(dir + "/t10k-images-idx3-ubyte.gz", plain); }).find("expected 10008 bytes, got 10007") != std::string::npos);
     const std::string swapped = io_error_message([&] { load_idx_images(dir + "/t10k-labels-idx1-ubyte.gz", dir + "/t10k-labels-idx1-ubyte.gz"); });
     CHECK(swapped.find("magic number 2049, expected 2051") != std::string::npos);
-    std::remove(cut.c_str());
-    std::remove(plain.c_str());
 }
 
 TEST_CASE("the fortunes corpus: real English text, separators removed, lossless encoding") {

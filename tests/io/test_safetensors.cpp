@@ -14,6 +14,7 @@
 #include "catch.hpp"
 #include "crafted_safetensors.hpp"
 #include "io_error_message.hpp"
+#include "scratch_directory.hpp"
 
 using namespace lnfold;
 using namespace lnfold::io;
@@ -274,11 +275,10 @@ TEMPLATE_TEST_CASE("safetensors: a write-read round trip is bitwise identical", 
     w.add("s", std::span<const TestType>(scalar), {});
     w.add("empty", std::span<const TestType>(), {0, 3});
     w.add_metadata("note", "round trip");
-    const auto path = (std::filesystem::temp_directory_path() /
-                       ("lnfold_io_roundtrip_" + std::to_string(sizeof(TestType)) + ".safetensors")).string();
+    const lnfold_test::scratch_directory dir("lnfold-io-roundtrip");
+    const std::string path = dir / "roundtrip.safetensors";
     w.write(path);
     const safetensors_file file = read_safetensors(path);
-    std::remove(path.c_str());
     CHECK(file.source() == path);
     const tensor_info& t = file.at("h.0.weight");
     CHECK(t.type == (sizeof(TestType) == 4 ? dtype::F32 : dtype::F64));

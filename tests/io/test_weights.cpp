@@ -13,6 +13,7 @@
 
 #include "catch.hpp"
 #include "io_error_message.hpp"
+#include "scratch_directory.hpp"
 
 using namespace lnfold;
 using lnfold_test::io_error_message;
@@ -38,10 +39,6 @@ std::vector<std::string> paths_of(M& model) {
 template <class T>
 bool same_bits(std::span<const T> a, std::span<const T> b) {
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
-}
-
-std::string temp_path(const std::string& name) {
-    return (std::filesystem::temp_directory_path() / ("lnfold_io_" + name)).string();
 }
 
 // A writer holding every parameter of `model` except `skip`, with `replace` swapped in.
@@ -70,7 +67,8 @@ TEST_CASE("weights: parameter paths follow PyTorch / Hugging Face names") {
 TEMPLATE_TEST_CASE("weights: save then load is bitwise identical", "", float, double) {
     Model<Gpt, TestType> a(1, init_scheme::normal), b(2);
     a.parameter("h.1.ln_1.weight")[3] = TestType(-0.0);
-    const auto path = temp_path("roundtrip_" + std::to_string(sizeof(TestType)) + ".safetensors");
+    const lnfold_test::scratch_directory dir("lnfold-io-weights");
+    const std::string path = dir / "roundtrip.safetensors";
     io::save_options so;
     so.metadata = {{"model", "gpt-test"}};
     io::save(a, path, so);
@@ -82,7 +80,6 @@ TEMPLATE_TEST_CASE("weights: save then load is bitwise identical", "", float, do
     CHECK(file.tensors().size() == Model<Gpt, TestType>::tensor_count);
 
     const io::load_result r = io::load(b, path);
-    std::remove(path.c_str());
     CHECK(r.loaded.size() == Model<Gpt, TestType>::tensor_count);
     CHECK(r.kept.empty());
     CHECK(r.ignored.empty());
@@ -247,7 +244,8 @@ TEST_CASE("weights: F16 / BF16 files load (converted), other dtypes are refused 
 TEST_CASE("weights: loading a missing or corrupt file throws io_error naming it") {
     Model<Gpt> m(1);
     CHECK_THAT(io_error_message([&] { io::load(m, "/nonexistent/model.safetensors"); }), Contains("'/nonexistent/model.safetensors'"));
-    const auto path = temp_path("truncated.safetensors");
+    const lnfold_test::scratch_directory dir("lnfold-io-weights");
+    const std::string path = dir / "truncated.safetensors";
     auto bytes = io::save_bytes(m);
     bytes.pop_back();
     {
@@ -257,7 +255,6 @@ TEST_CASE("weights: loading a missing or corrupt file throws io_error naming it"
         std::fclose(f);
     }
     const std::string message = io_error_message([&] { io::load(m, path); });
-    std::remove(path.c_str());
     CHECK_THAT(message, StartsWith("lnfold: safetensors file '" + path + "'") && Contains("but it holds"));
 }
 
