@@ -3,6 +3,7 @@
 // so dL/dy = w; each parameter tensor is probed at up to `probes` elements. Relative error:
 // |analytic - numeric| / max(|analytic|, |numeric|, 1e-3 x the largest gradient).
 #include <algorithm>
+#include <numeric>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -78,8 +79,13 @@ gradient_report check_gradients(const lnfold::Layout& layout, std::uint64_t seed
     auto params = c.model.parameters();
     c.model.visit_parameters([&](auto p) {
         const std::size_t offset = static_cast<std::size_t>(p.values.data() - params.data());
-        const std::size_t n = p.values.size(), step = std::max<std::size_t>(1, n / probes);
-        for (std::size_t i = 0; i < n; i += step) {
+        // Probe k is element (k x step) mod n with step coprime to n: distinct elements spread over every residue
+        // class, so every column of a (rows, width) tensor is reachable (a step of n / probes that shares a factor
+        // with the width would probe only some columns, e.g. the even ones of a width-6 table).
+        const std::size_t n = p.values.size();
+        std::size_t step = std::max<std::size_t>(1, n / probes);
+        while (std::gcd(step, n) != 1) ++step;
+        for (std::size_t k = 0, i = 0; k < std::min(n, probes); ++k, i = (i + step) % n) {
             const double saved = params[offset + i];
             params[offset + i] = saved + h;
             const double up = c.loss();

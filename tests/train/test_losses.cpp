@@ -48,7 +48,9 @@ TEST_CASE("cross-entropy gradient matches central finite differences, with smoot
             (softmax_cross_entropy(view(plus, rows, classes), std::span<const std::int32_t>(targets), std::span<double>(scratch), options) -
              softmax_cross_entropy(view(minus, rows, classes), std::span<const std::int32_t>(targets), std::span<double>(scratch), options)) /
             (2 * h);
-        CHECK(grad[i] == Approx(numeric).margin(1e-9));
+        // Central differences in double with h = 1e-6: truncation ~h^2 = 1e-12, rounding ~1e-16 x |L| / h ~ 1e-10.
+        // epsilon(0): Approx's default relative epsilon (1.2e-5) would otherwise accept far larger errors.
+        CHECK(grad[i] == Approx(numeric).epsilon(0).margin(1e-9));
     }
     for (std::size_t c = 0; c < classes; ++c) CHECK(grad[classes + c] == 0.0);  // the ignored row
 }
