@@ -40,6 +40,8 @@ struct executor {
     std::vector<aligned_buffer<T>> grads;             // per node, sized like outputs
     std::vector<unsigned char> has_grad;              // per node
     aligned_buffer<T> dx, work;
+    T* input_grad = nullptr;                          // dL/d(network input), when backward was asked for it
+    bool input_grad_written = false;                  // whether anything has flowed into it yet
 
     // Fused residual add + norm: a Residual's add whose sum goes straight into a norm (the next node) leaves the
     // addition to that norm, which computes sum and norm in one pass (residual.hpp). deferred_add is the add
@@ -68,11 +70,18 @@ std::string buffer_text(std::string_view what, const std::string& owner, std::si
 }  // namespace detail
 
 // Adds a gradient contribution to dL/d(output of `producer`): the first contribution is copied, later ones
-// (a value read by several consumers: the residual stream) are summed. The network input's gradient is dropped.
-// count is the size of the producer's output in the latest forward (checked there).
+// (a value read by several consumers: the residual stream) are summed. The network input's gradient goes to
+// ex.input_grad, or is dropped when nobody asked for it. count is the size of the producer's output in the latest
+// forward (checked there).
 template <class T>
 void accumulate_grad(executor<T>& ex, int producer, const T* data, std::size_t count) {
-    if (producer == network_input) return;
+    if (producer == network_input) {
+        if (ex.input_grad == nullptr) return;
+        if (!ex.input_grad_written) std::copy(data, data + count, ex.input_grad);
+        else for (std::size_t i = 0; i < count; ++i) ex.input_grad[i] += data[i];
+        ex.input_grad_written = true;
+        return;
+    }
     const std::size_t p = static_cast<std::size_t>(producer);
     T* g = ex.grads[p].ensure(count, "Model::backward", [&] {
         std::string node = "node '";
@@ -99,7 +108,7 @@ void backward_leaf(executor<T>& ex, std::size_t node, std::size_t param_base) {
     if constexpr (!requires { L::template backward<T>; }) {
         throw config_error("lnfold: " + L::type_name() + " at '" + std::string(n.path.view()) + "' has no backward pass");
     } else {
-        const bool needs_dx = n.input != network_input && !L::reads_tokens;
+        const bool needs_dx = (n.input != network_input || ex.input_grad != nullptr) && !L::reads_tokens;
         const std::size_t in_rows = in.layout.row_count(), in_count = in_rows * in.width;  // checked by forward
         T* dx = needs_dx ? ex.dx.ensure(in_count, "Model::backward", [&] {
             return detail::buffer_text<T>("the input gradient", layer_name(L::type_name(), n.path.view()), in_rows,

@@ -81,6 +81,7 @@ public:
             grads_ = other.grads_;
             exec_ = other.exec_;
             exec_.params = params_.data();
+            last_ = {};  // like a copy-constructed model: no forward of its own to differentiate
         }
         return *this;
     }
@@ -120,6 +121,7 @@ public:
     // input_width values. The result stays valid until the next forward call. Sizes are checked (shape_error)
     // and buffers allocated (allocation_error when the memory cannot be had) before x is read.
     tensor_view<T> forward(std::span<const T> x, const Layout& layout) {
+        last_ = {};  // a forward that throws, here or in run(), leaves no output
         if constexpr (reads_tokens) {
             throw shape_error("lnfold: Model::forward: this network starts with an Embedding and reads token ids; "
                               "pass std::span<const std::int32_t>");
@@ -133,6 +135,7 @@ public:
     }
     // Forward over token ids: layout.row_count() ids (batch x sequence length).
     tensor_view<T> forward(std::span<const std::int32_t> ids, const Layout& layout) {
+        last_ = {};  // a forward that throws, here or in run(), leaves no output
         if constexpr (!reads_tokens) {
             throw shape_error("lnfold: Model::forward: this network reads " + std::to_string(input_width) +
                               " features per row, not token ids; pass std::span<const T>");
@@ -158,6 +161,28 @@ public:
         exec_.param_grads = grads_.data();
         accumulate_grad(exec_, static_cast<int>(node_count - 1), dy.data(), dy.size());
         backward_node<Net>(exec_, 0, 0);
+    }
+    // The same, and dL/d(input) of the latest forward WRITTEN to input_gradient (the size of that input: rows x
+    // input width; NHWC for images). Networks that read token ids have no input gradient (their tables' gradients
+    // are parameter gradients).
+    void backward(std::span<const T> dy, std::span<T> input_gradient) {
+        static_assert(!reads_tokens, "lnfold: Model::backward(dy, input_gradient): this network reads token ids, which "
+                                     "have no gradient; call backward(dy)");
+        const std::size_t expected = last_input_.layout.row_count() * last_input_.width;  // checked by forward
+        if (last_.data != nullptr && input_gradient.size() != expected)
+            throw shape_error("lnfold: Model::backward: dL/d(input) needs " + std::to_string(expected) + " values (" +
+                              std::to_string(last_input_.layout.row_count()) + " rows x " +
+                              std::to_string(last_input_.width) + "), got " + std::to_string(input_gradient.size()));
+        exec_.input_grad = input_gradient.data();
+        exec_.input_grad_written = false;
+        try {
+            backward(dy);
+        } catch (...) {
+            exec_.input_grad = nullptr;
+            throw;
+        }
+        exec_.input_grad = nullptr;
+        if (!exec_.input_grad_written) std::fill(input_gradient.begin(), input_gradient.end(), T(0));
     }
     void zero_grad() { std::fill(grads_.span().begin(), grads_.span().end(), T(0)); }
 
@@ -290,12 +315,14 @@ private:
         exec_.deferred_add = -1;
         const activation<T> out = run_node<Net>(exec_, 0, 0, in);
         last_ = {out.data, out.layout, out.width};
+        last_input_ = in;
         return last_;
     }
 
     aligned_buffer<T> params_, grads_;
     executor<T> exec_;
     tensor_view<T> last_{};
+    activation<T> last_input_{};  // the latest forward's input (its layout and width; data is the caller's)
 };
 
 }  // namespace lnfold
