@@ -86,7 +86,8 @@ struct Conv2d : layer_defaults {
     }
 
     // For each group g: cols (pixels x patch), patch index (ci, ky, kx) as in the weight's flattening;
-    // Y[:, g*group_out:(g+1)*group_out] = cols W_g^T (+ b).
+    // Y[:, g*group_out:(g+1)*group_out] = cols W_g^T (+ b), one product per fixed block of pixels
+    // (parallel_for_row_blocks: the same bits for every thread count).
     template <class T>
     static void forward(const layer_call<T>& c) {
         const Layout& in = c.in;
@@ -94,7 +95,7 @@ struct Conv2d : layer_defaults {
         const std::size_t pixels = out.row_count();
         const auto weight = map_matrix(c.params, Cout, patch);
         for (std::size_t g = 0; g < Groups; ++g) {
-            parallel_for_rows(pixels, patch * (group_out + 1), [&](std::size_t begin, std::size_t end) {
+            parallel_for_row_blocks(pixels, patch * (group_out + 1), [&](std::size_t begin, std::size_t end) {
                 for (std::size_t p = begin; p < end; ++p) visit_patch(in, out, p, g, [&](std::size_t k, std::ptrdiff_t at) {
                     c.scratch[p * patch + k] = at >= 0 ? c.x[at] : T(0);
                 });

@@ -28,12 +28,13 @@ struct Linear : layer_defaults {
     }();
     static std::string type_name() { return "Linear<" + std::to_string(In) + ", " + std::to_string(Out) + ">"; }
 
-    // Y (rows x Out) = X (rows x In) W^T (+ b), rows split over threads.
+    // Y (rows x Out) = X (rows x In) W^T (+ b), one product per fixed block of rows, blocks split over threads
+    // (parallel_for_row_blocks: the same products, so the same bits, for every thread count).
     template <class T>
     static void forward(const layer_call<T>& c) {
         const std::size_t rows = c.in.row_count();
         const auto weight = map_matrix(c.params, Out, In);
-        parallel_for_rows(rows, In * Out, [&](std::size_t begin, std::size_t end) {
+        parallel_for_row_blocks(rows, In * Out, [&](std::size_t begin, std::size_t end) {
             const auto x = map_matrix(c.x + begin * In, end - begin, In);
             auto y = map_matrix(c.y + begin * Out, end - begin, Out);
             y.noalias() = x * weight.transpose();
@@ -41,14 +42,14 @@ struct Linear : layer_defaults {
         });
     }
 
-    // dX (rows x In) = dY W;  dW (Out x In) += dYᵀ X;  db += column sums of dY.
+    // dX (rows x In) = dY W (per block of rows, as forward);  dW (Out x In) += dYᵀ X;  db += column sums of dY.
     template <class T>
     static void backward(const layer_grad_call<T>& c) {
         const std::size_t rows = c.in.row_count();
         const auto dy = map_matrix(c.dy, rows, Out);
         if (c.dx) {
             const auto weight = map_matrix(c.params, Out, In);
-            parallel_for_rows(rows, In * Out, [&](std::size_t begin, std::size_t end) {
+            parallel_for_row_blocks(rows, In * Out, [&](std::size_t begin, std::size_t end) {
                 map_matrix(c.dx + begin * In, end - begin, In).noalias() = map_matrix(c.dy + begin * Out, end - begin, Out) * weight;
             });
         }

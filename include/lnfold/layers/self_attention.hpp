@@ -59,7 +59,9 @@ struct SelfAttention : layer_defaults {
         const auto w_proj = map_matrix(c.params + param_offset<SelfAttention>(2), Dim, Dim);
         const auto b_proj = map_vector(c.params + param_offset<SelfAttention>(3), Dim);
 
-        parallel_for_rows(rows, 3 * Dim * Dim, [&](std::size_t begin, std::size_t end) {
+        // The projections: one product per fixed block of rows (parallel_for_row_blocks), so the same bits for
+        // every thread count; each (sample, head) pair's products have fixed sizes, so pairs split freely.
+        parallel_for_row_blocks(rows, 3 * Dim * Dim, [&](std::size_t begin, std::size_t end) {
             auto out = map_matrix(qkv + begin * 3 * Dim, end - begin, 3 * Dim);
             out.noalias() = map_matrix(c.x + begin * Dim, end - begin, Dim) * w_qkv.transpose();
             out.rowwise() += b_qkv;
@@ -81,7 +83,7 @@ struct SelfAttention : layer_defaults {
             }
         });
 
-        parallel_for_rows(rows, Dim * Dim, [&](std::size_t begin, std::size_t end) {
+        parallel_for_row_blocks(rows, Dim * Dim, [&](std::size_t begin, std::size_t end) {
             auto y = map_matrix(c.y + begin * Dim, end - begin, Dim);
             y.noalias() = map_matrix(static_cast<const T*>(ctx) + begin * Dim, end - begin, Dim) * w_proj.transpose();
             y.rowwise() += b_proj;

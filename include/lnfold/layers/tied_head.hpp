@@ -28,11 +28,12 @@ struct TiedHead : layer_defaults {
         return "TiedHead<" + std::to_string(Dim) + ", " + std::to_string(Vocab) + ", \"" + std::string(Table.view()) + "\">";
     }
 
-    // Y (rows x Vocab) = X (rows x Dim) Eᵀ, E = the tied (Vocab x Dim) table.
+    // Y (rows x Vocab) = X (rows x Dim) Eᵀ, E = the tied (Vocab x Dim) table; one product per fixed block of rows
+    // (parallel_for_row_blocks: the same bits for every thread count).
     template <class T>
     static void forward(const layer_call<T>& c) {
         const auto table = map_matrix(c.tied, Vocab, Dim);
-        parallel_for_rows(c.in.row_count(), Dim * Vocab, [&](std::size_t begin, std::size_t end) {
+        parallel_for_row_blocks(c.in.row_count(), Dim * Vocab, [&](std::size_t begin, std::size_t end) {
             map_matrix(c.y + begin * Vocab, end - begin, Vocab).noalias() =
                 map_matrix(c.x + begin * Dim, end - begin, Dim) * table.transpose();
         });
