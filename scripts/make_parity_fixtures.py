@@ -20,10 +20,20 @@ Files (all small; the script is deterministic: rerunning it gives the same bytes
   gpt2.safetensors          the hub's layout: no prefix, F32 attn.bias mask buffers (1, 1, T, T), no lm_head.weight
   gpt2_lm_head.safetensors  GPT2LMHeadModel.save_pretrained's layout: "transformer." prefix, BOOL attn.bias and F32
                             attn.masked_bias buffers, lm_head.weight (equal to wte.weight); the same weights
-  gpt2_io.safetensors       input_ids I64 (2, 16), logits F64 (2, 16, V), last_hidden_state F64 (2, 16, D) after ln_f
+  gpt2_io.safetensors       input_ids I64 (2, 16), logits F64 (2, 16, V), last_hidden_state F64 (2, 16, D) after ln_f,
+                            targets I64 (2, 16), loss F64 () = mean cross-entropy of logits against targets
+  gpt2_grad.safetensors     dloss/dtheta F64 under gpt2.safetensors' names and layouts (wte: embedding + tied head)
   vit.safetensors           ViTForImageClassification's layout: "vit." prefix, classifier.* outside it
   vit_io.safetensors        pixel_values F32 (2, 3, 16, 16) NCHW, logits F64 (2, classes), last_hidden_state F64
-                            (2, 17, D) after the final layernorm
+                            (2, 17, D) after the final layernorm, labels I64 (2), loss F64 () (mean cross-entropy),
+                            pixel_values_grad F64 (2, 3, 16, 16) = dloss/dpixels, NCHW
+  vit_grad.safetensors      dloss/dtheta F64 under vit.safetensors' names and layouts
+  mlp.safetensors           torch.nn.Sequential(Linear(7, 12), LayerNorm(12), GELU, Linear(12, 12), LayerNorm(12),
+                            GELU, Linear(12, 5)): names 0.weight ... 6.bias, lnfold's Seq paths
+  mlp_io.safetensors        input F32 (9, 7), logits F64 (9, 5), targets I64 (9), loss F64 (), input_grad F64 (9, 7)
+  mlp_grad.safetensors      dloss/dtheta F64 under mlp.safetensors' names
+
+Gradients are those of the float64 model (loss.backward()), the reference for lnfold's backward in double and float.
 
 Usage: /usr/bin/python3 scripts/make_parity_fixtures.py [output_dir]   (default: tests/models/fixtures)
 """
@@ -39,6 +49,7 @@ from safetensors_writer import write_safetensors
 # Sizes: small, odd where possible, heads of width 6. lnfold-fold's configuration table has these two.
 GPT2 = dict(layers=2, dim=24, heads=4, vocab=61, context=16)
 VIT = dict(layers=2, dim=24, heads=4, mlp=40, image=16, patch=4, channels=3, classes=10)
+MLP = dict(inputs=7, hidden=12, classes=5, batch=9)
 
 class Conv1D(torch.nn.Module):
     """transformers.pytorch_utils.Conv1D: weight (nx, nf) = (in, out); y = x W + b."""
@@ -229,13 +240,20 @@ def randomise(model, generator):
             p.copy_(p.float().double())
 
 
+def gradients(model):
+    """dL/dtheta in float64 under the parameter names of the weights file (same layout: Conv1D stays (in, out))."""
+    return [(name, p.grad.detach()) for name, p in model.named_parameters()]
+
+
 def gpt2_fixtures(out):
     generator = torch.Generator().manual_seed(2019)
     model = GPT2Model(**GPT2).double()
     randomise(model, generator)
     ids = torch.randint(0, GPT2["vocab"], (2, GPT2["context"]), generator=generator)
-    with torch.no_grad():
-        hidden, logits = model(ids)
+    targets = torch.randint(0, GPT2["vocab"], (2, GPT2["context"]), generator=generator)
+    hidden, logits = model(ids)
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, GPT2["vocab"]), targets.reshape(-1))
+    loss.backward()
 
     def weights(prefix, mask_dtype):
         tensors = []
@@ -255,7 +273,9 @@ def gpt2_fixtures(out):
     lm_head = weights("transformer.", torch.bool) + [("lm_head.weight", model.wte.weight.detach().float())]
     write_safetensors(os.path.join(out, "gpt2_lm_head.safetensors"), lm_head, meta)
     write_safetensors(os.path.join(out, "gpt2_io.safetensors"),
-                      [("input_ids", ids), ("logits", logits), ("last_hidden_state", hidden)], meta)
+                      [("input_ids", ids), ("logits", logits.detach()), ("last_hidden_state", hidden.detach()),
+                       ("targets", targets), ("loss", loss.detach())], meta)
+    write_safetensors(os.path.join(out, "gpt2_grad.safetensors"), gradients(model), meta)
 
 
 def vit_fixtures(out):
@@ -263,14 +283,42 @@ def vit_fixtures(out):
     model = ViTForImageClassification(**VIT).double()
     randomise(model, generator)
     pixels = (torch.rand(2, VIT["channels"], VIT["image"], VIT["image"], generator=generator) * 2 - 1).float()
-    with torch.no_grad():
-        hidden, logits = model(pixels.double())
+    labels = torch.randint(0, VIT["classes"], (2,), generator=generator)
+    pixels64 = pixels.double().requires_grad_()
+    hidden, logits = model(pixels64)
+    loss = torch.nn.functional.cross_entropy(logits, labels)
+    loss.backward()
     meta = {"format": "pt", "generator": "scripts/make_parity_fixtures.py", "torch": torch.__version__,
             "config": json.dumps(VIT, sort_keys=True)}
     write_safetensors(os.path.join(out, "vit.safetensors"),
                       [(name, p.float()) for name, p in model.state_dict().items()], meta)
     write_safetensors(os.path.join(out, "vit_io.safetensors"),
-                      [("pixel_values", pixels), ("logits", logits), ("last_hidden_state", hidden)], meta)
+                      [("pixel_values", pixels), ("logits", logits.detach()), ("last_hidden_state", hidden.detach()),
+                       ("labels", labels), ("loss", loss.detach()), ("pixel_values_grad", pixels64.grad)], meta)
+    write_safetensors(os.path.join(out, "vit_grad.safetensors"), gradients(model), meta)
+
+
+def mlp_fixtures(out):
+    generator = torch.Generator().manual_seed(2024)
+    model = torch.nn.Sequential(torch.nn.Linear(MLP["inputs"], MLP["hidden"]), torch.nn.LayerNorm(MLP["hidden"]),
+                                torch.nn.GELU(), torch.nn.Linear(MLP["hidden"], MLP["hidden"]),
+                                torch.nn.LayerNorm(MLP["hidden"]), torch.nn.GELU(),
+                                torch.nn.Linear(MLP["hidden"], MLP["classes"])).double()
+    randomise(model, generator)
+    x = (torch.randn(MLP["batch"], MLP["inputs"], generator=generator) + 0.5).float()  # rows far from zero-mean
+    targets = torch.randint(0, MLP["classes"], (MLP["batch"],), generator=generator)
+    x64 = x.double().requires_grad_()
+    logits = model(x64)
+    loss = torch.nn.functional.cross_entropy(logits, targets)
+    loss.backward()
+    meta = {"format": "pt", "generator": "scripts/make_parity_fixtures.py", "torch": torch.__version__,
+            "config": json.dumps(MLP, sort_keys=True)}
+    write_safetensors(os.path.join(out, "mlp.safetensors"),
+                      [(name, p.float()) for name, p in model.state_dict().items()], meta)
+    write_safetensors(os.path.join(out, "mlp_io.safetensors"),
+                      [("input", x), ("logits", logits.detach()), ("targets", targets), ("loss", loss.detach()),
+                       ("input_grad", x64.grad)], meta)
+    write_safetensors(os.path.join(out, "mlp_grad.safetensors"), gradients(model), meta)
 
 
 if __name__ == "__main__":
@@ -279,5 +327,6 @@ if __name__ == "__main__":
     os.makedirs(out, exist_ok=True)
     gpt2_fixtures(out)
     vit_fixtures(out)
+    mlp_fixtures(out)
     for name in sorted(os.listdir(out)):
         print(f"{os.path.join(out, name)}: {os.path.getsize(os.path.join(out, name))} bytes")

@@ -33,9 +33,10 @@ double max_row_mean(const std::vector<float>& table, std::size_t width) {
     return worst;
 }
 
-// The folded weights are float: in double they reproduce torch to float rounding.
+// The folded weights are float: in double they reproduce torch to the rounding of the F32 weights (measured worst
+// 1.5e-7 per element), in float to the float forward bound.
 template <class T>
-constexpr double tolerance = sizeof(T) == 4 ? 1e-4 : 1e-5;
+constexpr double tolerance = sizeof(T) == 4 ? float_forward_bound : 1e-6;
 
 }  // namespace
 
@@ -44,10 +45,10 @@ TEMPLATE_TEST_CASE("lnfold-fold: the folded GPT-2 file reproduces torch's logits
     Model<folded_t<Gpt2Fixture<>>, TestType> folded;
     const io::load_result r = models::load_gpt2(folded, folded_file("gpt2.safetensors"));
     CHECK(r.loaded.size() == Model<folded_t<Gpt2Fixture<>>, TestType>::tensor_count);  // lm_head.weight included
-    const double error = relative_error(run(folded, torch_out), torch_out.logits);
-    INFO("relative error against torch: " << error);
+    const double error = elementwise_error(run(folded, torch_out), torch_out.logits);
+    INFO("per-element error against torch: " << error);
     CHECK(error <= tolerance<TestType>);
-    CHECK(relative_error(node_output(folded, "ln_f"), torch_out.hidden) <= tolerance<TestType>);
+    CHECK(elementwise_error(node_output(folded, "ln_f"), torch_out.hidden) <= tolerance<TestType>);
 }
 
 TEST_CASE("lnfold-fold: the folded GPT-2 file's names, metadata and tables") {
@@ -90,7 +91,7 @@ TEMPLATE_TEST_CASE("lnfold-fold: the folded GPT2LMHeadModel file (--tie correct)
     const torch_reference torch_out = gpt2_reference();
     Model<Net, TestType> folded;
     models::load_gpt2(folded, file);
-    CHECK(relative_error(run(folded, torch_out), torch_out.logits) <= tolerance<TestType>);
+    CHECK(elementwise_error(run(folded, torch_out), torch_out.logits) <= tolerance<TestType>);
 }
 
 TEMPLATE_TEST_CASE("lnfold-fold: the folded ViT file reproduces torch's logits and hidden states", "", float, double) {
@@ -105,8 +106,8 @@ TEMPLATE_TEST_CASE("lnfold-fold: the folded ViT file reproduces torch's logits a
     const torch_reference torch_out = vit_reference();
     Model<folded_t<VitFixture>, TestType> folded;
     models::load_vit(folded, file);
-    const double error = relative_error(run(folded, torch_out), torch_out.logits);
-    INFO("relative error against torch: " << error);
+    const double error = elementwise_error(run(folded, torch_out), torch_out.logits);
+    INFO("per-element error against torch: " << error);
     CHECK(error <= tolerance<TestType>);
-    CHECK(relative_error(node_output(folded, "layernorm"), torch_out.hidden) <= tolerance<TestType>);
+    CHECK(elementwise_error(node_output(folded, "layernorm"), torch_out.hidden) <= tolerance<TestType>);
 }
