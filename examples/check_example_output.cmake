@@ -1,0 +1,18 @@
+# Run by CTest: an example must exit with 0, report the output shape EXPECT ("mlp: output 64 rows x 10") and print
+# a first row of six finite numbers that are not all zero (printf writes nan and inf as "+nan", "-inf").
+execute_process(COMMAND "${EXAMPLE}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${EXAMPLE}: exit status ${rc}:\n${out}")
+endif()
+string(FIND "${out}" "${EXPECT}" position)
+if(position EQUAL -1)
+  message(FATAL_ERROR "${EXAMPLE}: expected '${EXPECT}' in the output:\n${out}")
+endif()
+set(number "[+-][0-9]+\\.[0-9][0-9][0-9][0-9][0-9]")
+if(NOT out MATCHES "first row: (${number}) (${number}) (${number}) (${number}) (${number}) (${number})")
+  message(FATAL_ERROR "${EXAMPLE}: the first row is not six finite numbers:\n${out}")
+endif()
+if(out MATCHES "first row: [+-]0\\.00000 [+-]0\\.00000 [+-]0\\.00000 [+-]0\\.00000 [+-]0\\.00000 [+-]0\\.00000")
+  message(FATAL_ERROR "${EXAMPLE}: the first row is all zeros:\n${out}")
+endif()
+message(STATUS "${EXPECT}, finite first row")
