@@ -74,6 +74,10 @@ TEST_CASE("backward: misuse is an error that says what was expected") {
     for (std::size_t wrong : {std::size_t{0}, std::size_t{23}, std::size_t{25}, std::size_t{8 * 8}})
         require_error<shape_error>([&] { model.backward(std::vector<double>(wrong)); },
                                    {"Model::backward", "needs 24 values (8 rows x 3)", "got " + std::to_string(wrong)});
+    // dL/d(input) must have the input's size: 8 rows x 5 features = 40.
+    for (std::size_t wrong : {std::size_t{0}, std::size_t{39}, std::size_t{41}})
+        require_error<shape_error>([&] { std::vector<double> dx(wrong); model.backward(std::vector<double>(24), dx); },
+                                   {"Model::backward", "dL/d(input) needs 40 values (8 rows x 5)", "got " + std::to_string(wrong)});
     // The rejected calls added nothing.
     for (double g : model.gradients()) REQUIRE(g == 0.0);
 

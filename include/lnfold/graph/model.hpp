@@ -169,7 +169,7 @@ public:
         static_assert(!reads_tokens, "lnfold: Model::backward(dy, input_gradient): this network reads token ids, which "
                                      "have no gradient; call backward(dy)");
         const std::size_t expected = last_input_.layout.row_count() * last_input_.width;  // checked by forward
-        if (last_.data != nullptr && input_gradient.size() != expected)
+        if (last_.data != nullptr && input_gradient.size() != expected)  // without a forward, backward(dy) says so
             throw shape_error("lnfold: Model::backward: dL/d(input) needs " + std::to_string(expected) + " values (" +
                               std::to_string(last_input_.layout.row_count()) + " rows x " +
                               std::to_string(last_input_.width) + "), got " + std::to_string(input_gradient.size()));
@@ -311,7 +311,6 @@ private:
                               std::to_string(per_row) + "), got " + std::to_string(size));
     }
     tensor_view<T> run(activation<T> in) {
-        last_ = {};  // a forward that throws leaves no output (backward then asks for a forward)
         exec_.deferred_add = -1;
         const activation<T> out = run_node<Net>(exec_, 0, 0, in);
         last_ = {out.data, out.layout, out.width};
