@@ -16,3 +16,19 @@ find_package(ZLIB QUIET)
 if(NOT DEFINED LNFOLD_OPENMP OR LNFOLD_OPENMP)
   find_package(OpenMP COMPONENTS CXX QUIET)
 endif()
+
+# OpenBLAS (optional, LNFOLD_BLAS): the matrix products' backend where it is found (kernels/gemm.hpp; measured
+# 1.3-1.7x Eigen's single-thread sgemm at the benchmark models' shapes, docs/performance.md). Found as a library
+# plus OpenBLAS's cblas.h (openblas_config.h beside it tells OpenBLAS from other CBLAS headers); imported as
+# lnfold_openblas, which the lnfold target links.
+if((NOT DEFINED LNFOLD_BLAS OR LNFOLD_BLAS) AND NOT TARGET lnfold_openblas)
+  find_path(LNFOLD_OPENBLAS_INCLUDE_DIR NAMES openblas_config.h PATH_SUFFIXES openblas)
+  find_library(LNFOLD_OPENBLAS_LIBRARY NAMES openblas)
+  if(LNFOLD_OPENBLAS_INCLUDE_DIR AND LNFOLD_OPENBLAS_LIBRARY AND EXISTS "${LNFOLD_OPENBLAS_INCLUDE_DIR}/cblas.h")
+    add_library(lnfold_openblas INTERFACE IMPORTED)
+    set_target_properties(lnfold_openblas PROPERTIES
+      INTERFACE_INCLUDE_DIRECTORIES "${LNFOLD_OPENBLAS_INCLUDE_DIR}"
+      INTERFACE_LINK_LIBRARIES "${LNFOLD_OPENBLAS_LIBRARY}"
+      INTERFACE_COMPILE_DEFINITIONS "LNFOLD_WITH_OPENBLAS=1")
+  endif()
+endif()

@@ -4,11 +4,13 @@
 // the network input (docs/architecture.md "Threads", docs/kernels.md "Threading").
 //
 // LNFOLD_PARALLEL_MIN_ELEMENTS is 1 here, so that every parallel_for_rows of these small networks really splits
-// its rows; the thread count is forced through OpenMP (dynamic adjustment off) and checked inside each run, so the
+// its rows, and LNFOLD_GEMM_MIN_COLUMN_BLOCK is 16, so that their matrix products split into several column
+// blocks (kernels/gemm.hpp) shared among the threads; the thread count is forced through OpenMP (dynamic adjustment off) and checked inside each run, so the
 // threaded path runs even on a one-core machine. Row counts are uneven: 5 sequences of 7 tokens (35 rows, cut
-// 17 | 18 and 11 | 12 | 12 by parallel_for_rows), batches that span several blocks of product_block_rows with a
-// short last one (matrix products, parallel_for_row_blocks), and tiny batches whose ranges are single rows.
+// 17 | 18 and 11 | 12 | 12 by parallel_for_rows), batches of more than 16 rows (OpenBLAS's side of the products,
+// when it is the backend) and tiny batches whose ranges are single rows.
 #define LNFOLD_PARALLEL_MIN_ELEMENTS 1  // before any lnfold header: config.hpp keeps a value defined earlier
+#define LNFOLD_GEMM_MIN_COLUMN_BLOCK 16
 
 #include <algorithm>
 #include <cmath>
@@ -233,14 +235,14 @@ TEMPLATE_TEST_CASE("GPT forward and backward are bit-identical at 1, 2 and 3 thr
     require_thread_invariance<arch::Gpt, TestType>(token_ids(layout.row_count(), arch::V), layout);
     // Training mode (Dropout masks drawn per element).
     require_thread_invariance<arch::Gpt, TestType>(token_ids(layout.row_count(), arch::V), layout, true);
-    const Layout several_blocks = Layout::sequence(23, 7);  // 161 rows: blocks of 64, 64, 33 rows
+    const Layout several_blocks = Layout::sequence(23, 7);  // 161 rows
     require_thread_invariance<arch::Gpt, TestType>(token_ids(several_blocks.row_count(), arch::V), several_blocks);
     const Layout tiny = Layout::sequence(1, 2);  // one-row ranges
     require_thread_invariance<arch::Gpt, TestType>(token_ids(tiny.row_count(), arch::V), tiny);
 }
 
 TEMPLATE_TEST_CASE("GPT with a tied head is bit-identical at 1, 2 and 3 threads", "[graph][threads]", float, double) {
-    for (const Layout& layout : {Layout::sequence(5, 7), Layout::sequence(29, 9)})  // 35 rows; 261 rows (5 blocks)
+    for (const Layout& layout : {Layout::sequence(5, 7), Layout::sequence(29, 9)})  // 35 rows; 261 rows
         require_thread_invariance<arch::GptTied<tie_fold::untie>, TestType>(token_ids(layout.row_count(), arch::V),
                                                                             layout);
 }
@@ -260,7 +262,7 @@ TEMPLATE_TEST_CASE("ConvNeXt forward and backward are bit-identical at 1, 2 and 
     constexpr std::size_t channels = 3;
     const Layout layout = Layout::image(5, 6, 10);  // stem: 5 x 3 x 5 = 75 pixels; 5 pooled rows
     require_thread_invariance<arch::ConvNext, TestType>(pixels<TestType>(layout.row_count() * channels), layout);
-    const Layout large = Layout::image(7, 12, 14);  // stem: 7 x 6 x 7 = 294 pixels (blocks of 64, the last 38)
+    const Layout large = Layout::image(7, 12, 14);  // stem: 7 x 6 x 7 = 294 pixels
     require_thread_invariance<arch::ConvNext, TestType>(pixels<TestType>(large.row_count() * channels), large);
     const Layout tiny = Layout::image(1, 2, 4);  // stem: 2 pixels, one per thread
     require_thread_invariance<arch::ConvNext, TestType>(pixels<TestType>(tiny.row_count() * channels), tiny);

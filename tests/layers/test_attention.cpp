@@ -135,6 +135,13 @@ void attention_suite() {
     check_attention<768, 12, Causal, T>(1, 3, 507);  // GPT-2 small's width and heads
     // large scores (|s| ~ 100s): softmax must subtract the row maximum, not overflow
     check_attention<17, 1, Causal, T>(2, 17, 508, 30);
+    // contexts of 7, 64 (one block of query rows), 65 and 130 (blocks of 64 with a short last one: the causal
+    // products skip the keys after each block) and 1024 (GPT-2's context; head_dim 16 keeps the reference cheap)
+    check_attention<32, 2, Causal, T>(3, 7, 509);
+    check_attention<32, 2, Causal, T>(2, 64, 510);
+    check_attention<32, 2, Causal, T>(1, 65, 511);
+    check_attention<48, 3, Causal, T>(2, 130, 512);
+    check_attention<32, 2, Causal, T>(1, 1024, 513);
 }
 
 // The hand-computed cases share x, Wq = Wk = I, Wv = diag(2, 3), bv = (1, -1), Wproj = [[1, 0], [1, 1]],

@@ -1,5 +1,5 @@
 #pragma once
-// What this build of lnfold runs with: SIMD architecture, threads, compiler and optimisation.
+// What this build of lnfold runs with: SIMD architecture, matrix-product backend, threads, compiler and optimisation.
 #include <string>
 
 #include <xsimd/xsimd.hpp>
@@ -7,6 +7,7 @@
 #include "lnfold/config.hpp"
 #include "lnfold/core/parallel.hpp"
 #include "lnfold/kernels/arch.hpp"  // lnfold::simd_arch()
+#include "lnfold/kernels/gemm.hpp"  // kernels::gemm_backend_name()
 
 namespace lnfold {
 
@@ -32,7 +33,7 @@ inline const char* build_type() {
 
 // One line for logs and benchmark reports.
 inline std::string build_summary() {
-    return std::string("lnfold ") + version_string + ", SIMD " + simd_arch() + ", threads " +
+    return std::string("lnfold ") + version_string + ", SIMD " + simd_arch() + ", GEMM " + kernels::gemm_backend_name() + ", threads " +
            std::to_string(max_threads()) + (LNFOLD_HAS_OPENMP ? " (OpenMP)" : " (no OpenMP)") + ", " +
            compiler_name() + ", " + build_type();
 }

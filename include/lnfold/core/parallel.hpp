@@ -23,7 +23,7 @@ inline int max_threads() {
 // when rows * work_per_row >= LNFOLD_PARALLEL_MIN_ELEMENTS; each row is handled by exactly one call. The ranges
 // depend on the thread count: a body whose arithmetic for a row does not depend on the range it gets (the norm
 // kernels, activations, adds) gives the same results for every thread count; a body that runs a matrix product
-// over its range does not (use parallel_for_row_blocks).
+// over its range does not (kernels/gemm.hpp splits products into blocks fixed by their shapes).
 template <class Body>
 void parallel_for_rows(std::size_t rows, std::size_t work_per_row, Body&& body) {
     if (rows == 0) return;
@@ -44,34 +44,6 @@ void parallel_for_rows(std::size_t rows, std::size_t work_per_row, Body&& body) 
     }
 #endif
     body(std::size_t{0}, rows);
-}
-
-// Rows per block of parallel_for_row_blocks (a compile-time macro, like LNFOLD_PARALLEL_MIN_ELEMENTS). Each block is
-// one Eigen product, which packs the weights again: larger blocks cost less on one thread (GPT-2 sized products,
-// 256 rows: ~25% more than one whole product with 64-row blocks, ~7% with 128), smaller ones leave more blocks to
-// share among threads (128 tokens are 2 blocks of 64).
-#ifndef LNFOLD_PRODUCT_BLOCK_ROWS
-#define LNFOLD_PRODUCT_BLOCK_ROWS 64
-#endif
-inline constexpr std::size_t product_block_rows = LNFOLD_PRODUCT_BLOCK_ROWS;
-static_assert(product_block_rows > 0, "lnfold: LNFOLD_PRODUCT_BLOCK_ROWS must be > 0");
-
-// Calls body(begin, end) once per block of product_block_rows consecutive rows ([0, B), [B, 2B), ..., the last
-// one shorter), the blocks split over threads like parallel_for_rows splits rows (work_per_row as there).
-// For layers that run a matrix product on each range: the arithmetic Eigen does for one row of a product depends
-// on the product's row count (one row is a matrix-vector product, a small product takes a coefficient-wise path,
-// and the micro-kernel a row goes through depends on its position among the rows), so products over the
-// thread-count-dependent ranges of parallel_for_rows would change results in the last bits with the thread count.
-// Here the products are the same for every thread count: their rows depend only on `rows`.
-template <class Body>
-void parallel_for_row_blocks(std::size_t rows, std::size_t work_per_row, Body&& body) {
-    constexpr std::size_t block = product_block_rows;
-    const std::size_t blocks = rows / block + (rows % block != 0);
-    std::size_t work = 0;  // per block, saturated like parallel_for_rows' product
-    if (__builtin_mul_overflow(block, work_per_row, &work)) work = static_cast<std::size_t>(-1);
-    parallel_for_rows(blocks, work, [&](std::size_t first, std::size_t last) {
-        for (std::size_t b = first; b < last; ++b) body(b * block, std::min(rows, (b + 1) * block));
-    });
 }
 
 }  // namespace lnfold

@@ -10,6 +10,7 @@
 #include "lnfold/core/error.hpp"
 #include "lnfold/core/matrix.hpp"
 #include "lnfold/core/parallel.hpp"
+#include "lnfold/kernels/gemm.hpp"
 #include "lnfold/layers/layer_base.hpp"
 
 namespace lnfold {
@@ -86,25 +87,24 @@ struct Conv2d : layer_defaults {
     }
 
     // For each group g: cols (pixels x patch), patch index (ci, ky, kx) as in the weight's flattening;
-    // Y[:, g*group_out:(g+1)*group_out] = cols W_g^T (+ b), one product per fixed block of pixels
-    // (parallel_for_row_blocks: the same bits for every thread count).
+    // Y[:, g*group_out:(g+1)*group_out] = cols W_gᵀ (+ b): kernels::matmul_nt, the same bits for every thread count.
     template <class T>
     static void forward(const layer_call<T>& c) {
         const Layout& in = c.in;
         const Layout& out = c.out;
         const std::size_t pixels = out.row_count();
-        const auto weight = map_matrix(c.params, Cout, patch);
         for (std::size_t g = 0; g < Groups; ++g) {
-            parallel_for_row_blocks(pixels, patch * (group_out + 1), [&](std::size_t begin, std::size_t end) {
+            parallel_for_rows(pixels, patch, [&](std::size_t begin, std::size_t end) {
                 for (std::size_t p = begin; p < end; ++p) visit_patch(in, out, p, g, [&](std::size_t k, std::ptrdiff_t at) {
                     c.scratch[p * patch + k] = at >= 0 ? c.x[at] : T(0);
                 });
-                const auto cols = map_matrix(static_cast<const T*>(c.scratch) + begin * patch, end - begin, patch);
-                auto y = map_strided(c.y + begin * Cout + g * group_out, end - begin, group_out, Cout);
-                y.noalias() = cols * weight.middleRows(static_cast<Eigen::Index>(g * group_out), group_out).transpose();
-                if constexpr (Bias)
-                    y.rowwise() += map_vector(c.params + param_offset<Conv2d>(1) + g * group_out, group_out);
             });
+            T* y = c.y + g * group_out;
+            const T* bias = c.params + param_offset<Conv2d>(Bias ? 1 : 0) + g * group_out;
+            kernels::matmul_nt(pixels, group_out, patch, static_cast<const T*>(c.scratch), patch, c.params + g * group_out * patch,
+                               patch, y, Cout, [&](std::size_t r0, std::size_t r1, std::size_t j0, std::size_t j1) {
+                                   if constexpr (Bias) kernels::add_row_vector(y, Cout, r0, r1, j0, j1, bias);
+                               });
         }
     }
 
@@ -119,19 +119,18 @@ struct Conv2d : layer_defaults {
         const std::size_t pixels = c.out.row_count();
         T* cols = c.work;
         T* dcols = c.work + pixels * patch;
-        const auto weight = map_matrix(c.params, Cout, patch);
-        auto dweight = map_matrix(c.dparams, Cout, patch);
         if (c.dx) std::fill(c.dx, c.dx + c.in.row_count() * Cin, T(0));
         for (std::size_t g = 0; g < Groups; ++g) {
             for (std::size_t p = 0; p < pixels; ++p)
                 visit_patch(c.in, c.out, p, g, [&](std::size_t k, std::ptrdiff_t at) { cols[p * patch + k] = at >= 0 ? c.x[at] : T(0); });
-            const auto dy = map_strided(c.dy + g * group_out, pixels, group_out, Cout);
-            const auto rows = static_cast<Eigen::Index>(g * group_out);
-            dweight.middleRows(rows, group_out).noalias() += dy.transpose() * map_matrix(static_cast<const T*>(cols), pixels, patch);
+            const T* dy = c.dy + g * group_out;
+            kernels::matmul_tn_add(group_out, patch, pixels, dy, Cout, static_cast<const T*>(cols), patch,
+                                   c.dparams + g * group_out * patch, patch);
             if constexpr (Bias)
-                map_matrix(c.dparams + param_offset<Conv2d>(1) + g * group_out, 1, group_out) += dy.colwise().sum();
+                map_matrix(c.dparams + param_offset<Conv2d>(1) + g * group_out, 1, group_out) +=
+                    map_strided(dy, pixels, group_out, Cout).colwise().sum();
             if (!c.dx) continue;
-            map_matrix(dcols, pixels, patch).noalias() = dy * weight.middleRows(rows, group_out);
+            kernels::matmul_nn(pixels, patch, group_out, dy, Cout, c.params + g * group_out * patch, patch, dcols, patch);
             for (std::size_t p = 0; p < pixels; ++p)
                 visit_patch(c.in, c.out, p, g, [&](std::size_t k, std::ptrdiff_t at) {
                     if (at >= 0) c.dx[at] += dcols[p * patch + k];

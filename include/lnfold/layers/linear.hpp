@@ -5,7 +5,7 @@
 #include <string>
 
 #include "lnfold/core/matrix.hpp"
-#include "lnfold/core/parallel.hpp"
+#include "lnfold/kernels/gemm.hpp"
 #include "lnfold/layers/layer_base.hpp"
 
 namespace lnfold {
@@ -28,33 +28,25 @@ struct Linear : layer_defaults {
     }();
     static std::string type_name() { return "Linear<" + std::to_string(In) + ", " + std::to_string(Out) + ">"; }
 
-    // Y (rows x Out) = X (rows x In) W^T (+ b), one product per fixed block of rows, blocks split over threads
-    // (parallel_for_row_blocks: the same products, so the same bits, for every thread count).
+    // Y (rows x Out) = X (rows x In) Wᵀ (+ b, added to each block of Y while it is in cache): kernels::matmul_nt
+    // (fixed blocks, so the same bits for every thread count).
     template <class T>
     static void forward(const layer_call<T>& c) {
         const std::size_t rows = c.in.row_count();
-        const auto weight = map_matrix(c.params, Out, In);
-        parallel_for_row_blocks(rows, In * Out, [&](std::size_t begin, std::size_t end) {
-            const auto x = map_matrix(c.x + begin * In, end - begin, In);
-            auto y = map_matrix(c.y + begin * Out, end - begin, Out);
-            y.noalias() = x * weight.transpose();
-            if constexpr (Bias) y.rowwise() += map_vector(c.params + param_offset<Linear>(1), Out);
-        });
+        const T* bias = c.params + param_offset<Linear>(Bias ? 1 : 0);
+        kernels::matmul_nt(rows, Out, In, c.x, In, c.params, In, c.y, Out,
+                           [&](std::size_t r0, std::size_t r1, std::size_t j0, std::size_t j1) {
+                               if constexpr (Bias) kernels::add_row_vector(c.y, Out, r0, r1, j0, j1, bias);
+                           });
     }
 
-    // dX (rows x In) = dY W (per block of rows, as forward);  dW (Out x In) += dYᵀ X;  db += column sums of dY.
+    // dX (rows x In) = dY W;  dW (Out x In) += dYᵀ X;  db += column sums of dY.
     template <class T>
     static void backward(const layer_grad_call<T>& c) {
         const std::size_t rows = c.in.row_count();
-        const auto dy = map_matrix(c.dy, rows, Out);
-        if (c.dx) {
-            const auto weight = map_matrix(c.params, Out, In);
-            parallel_for_row_blocks(rows, In * Out, [&](std::size_t begin, std::size_t end) {
-                map_matrix(c.dx + begin * In, end - begin, In).noalias() = map_matrix(c.dy + begin * Out, end - begin, Out) * weight;
-            });
-        }
-        map_matrix(c.dparams, Out, In).noalias() += dy.transpose() * map_matrix(c.x, rows, In);
-        if constexpr (Bias) map_matrix(c.dparams + param_offset<Linear>(1), 1, Out) += dy.colwise().sum();
+        if (c.dx) kernels::matmul_nn(rows, In, Out, c.dy, Out, c.params, In, c.dx, In);
+        kernels::matmul_tn_add(Out, In, rows, c.dy, Out, c.x, In, c.dparams, In);
+        if constexpr (Bias) map_matrix(c.dparams + param_offset<Linear>(1), 1, Out) += map_matrix(c.dy, rows, Out).colwise().sum();
     }
 };
 

@@ -9,12 +9,13 @@
 #include <array>
 #include <cmath>
 #include <cstddef>
-#include <limits>
 #include <string>
 
 #include "lnfold/core/checked_size.hpp"
 #include "lnfold/core/matrix.hpp"
 #include "lnfold/core/parallel.hpp"
+#include "lnfold/kernels/gemm.hpp"
+#include "lnfold/kernels/softmax.hpp"
 #include "lnfold/layers/layer_base.hpp"
 
 namespace lnfold {
@@ -48,46 +49,57 @@ struct SelfAttention : layer_defaults {
         return checked_add(projections, "values", scores, "scores", at);
     }
 
+    // Query rows per score block: with a causal mask, block [i0, i1) needs the keys [0, i1) only, so the products
+    // skip the upper triangle but for the blocks' diagonal squares (about half the work at long contexts).
+    static constexpr std::size_t query_block = 64;
+
     template <class T>
     static void forward(const layer_call<T>& c) {
         const std::size_t rows = c.in.row_count(), tokens = c.in.tokens;
         T* qkv = c.scratch;
         T* ctx = qkv + rows * 3 * Dim;
         T* probs = ctx + rows * Dim;
-        const auto w_qkv = map_matrix(c.params, 3 * Dim, Dim);
-        const auto b_qkv = map_vector(c.params + param_offset<SelfAttention>(1), 3 * Dim);
-        const auto w_proj = map_matrix(c.params + param_offset<SelfAttention>(2), Dim, Dim);
-        const auto b_proj = map_vector(c.params + param_offset<SelfAttention>(3), Dim);
+        const T* b_qkv = c.params + param_offset<SelfAttention>(1);
+        const T* w_proj = c.params + param_offset<SelfAttention>(2);
+        const T* b_proj = c.params + param_offset<SelfAttention>(3);
 
-        // The projections: one product per fixed block of rows (parallel_for_row_blocks), so the same bits for
-        // every thread count; each (sample, head) pair's products have fixed sizes, so pairs split freely.
-        parallel_for_row_blocks(rows, 3 * Dim * Dim, [&](std::size_t begin, std::size_t end) {
-            auto out = map_matrix(qkv + begin * 3 * Dim, end - begin, 3 * Dim);
-            out.noalias() = map_matrix(c.x + begin * Dim, end - begin, Dim) * w_qkv.transpose();
-            out.rowwise() += b_qkv;
-        });
+        kernels::matmul_nt(rows, 3 * Dim, Dim, c.x, Dim, c.params, Dim, qkv, 3 * Dim,
+                           [&](std::size_t r0, std::size_t r1, std::size_t j0, std::size_t j1) {
+                               kernels::add_row_vector(qkv, 3 * Dim, r0, r1, j0, j1, b_qkv);
+                           });
 
+        // Per (sample, head) pair and block of query rows [i0, i1), keys [0, j1) (j1 = i1 when causal, else all):
+        //   S = Q Kᵀ (into P's rows), P = softmax(S / sqrt(hd)) row by row, ctx = P V.
+        // The products have sizes fixed by `tokens`, so pairs split freely over threads.
         const T scale = T(1) / std::sqrt(T(head_dim));
+        [[maybe_unused]] const kernels::blas_single_thread hold;  // the products below run inside lnfold's threads
         parallel_for_rows(c.in.batch * Heads, tokens * tokens * head_dim * 2, [&](std::size_t begin, std::size_t end) {
             for (std::size_t pair = begin; pair < end; ++pair) {
                 const std::size_t b = pair / Heads, h = pair % Heads;
-                const T* base = qkv + b * tokens * 3 * Dim + h * head_dim;
-                const auto q = map_strided(base, tokens, head_dim, 3 * Dim);
-                const auto k = map_strided(base + Dim, tokens, head_dim, 3 * Dim);
-                const auto v = map_strided(base + 2 * Dim, tokens, head_dim, 3 * Dim);
-                auto p = map_matrix(probs + pair * tokens * tokens, tokens, tokens);
-                p.noalias() = (q * k.transpose()) * scale;
-                for (std::size_t i = 0; i < tokens; ++i) softmax_row(&p(Eigen::Index(i), 0), Causal ? i + 1 : tokens, tokens);
-                auto out = map_strided(ctx + b * tokens * Dim + h * head_dim, tokens, head_dim, Dim);
-                out.noalias() = p * v;
+                const T* q = qkv + b * tokens * 3 * Dim + h * head_dim;
+                const T* k = q + Dim;
+                const T* v = q + 2 * Dim;
+                T* p = probs + pair * tokens * tokens;
+                T* out = ctx + b * tokens * Dim + h * head_dim;
+                for (std::size_t i0 = 0; i0 < tokens; i0 += query_block) {
+                    const std::size_t i1 = std::min(tokens, i0 + query_block), keys = Causal ? i1 : tokens;
+                    kernels::product_nt(i1 - i0, keys, head_dim, q + i0 * 3 * Dim, 3 * Dim, k, 3 * Dim, p + i0 * tokens, tokens);
+                    for (std::size_t i = i0; i < i1; ++i) {
+                        T* row = p + i * tokens;
+                        const std::size_t valid = Causal ? i + 1 : tokens;
+                        for (std::size_t j = 0; j < valid; ++j) row[j] *= scale;
+                        kernels::softmax_row(row, valid, tokens);
+                    }
+                    kernels::product_nn(i1 - i0, head_dim, keys, static_cast<const T*>(p) + i0 * tokens, tokens, v, 3 * Dim,
+                                       out + i0 * Dim, Dim);
+                }
             }
         });
 
-        parallel_for_row_blocks(rows, Dim * Dim, [&](std::size_t begin, std::size_t end) {
-            auto y = map_matrix(c.y + begin * Dim, end - begin, Dim);
-            y.noalias() = map_matrix(static_cast<const T*>(ctx) + begin * Dim, end - begin, Dim) * w_proj.transpose();
-            y.rowwise() += b_proj;
-        });
+        kernels::matmul_nt(rows, Dim, Dim, static_cast<const T*>(ctx), Dim, w_proj, Dim, c.y, Dim,
+                           [&](std::size_t r0, std::size_t r1, std::size_t j0, std::size_t j1) {
+                               kernels::add_row_vector(c.y, Dim, r0, r1, j0, j1, b_proj);
+                           });
     }
 
     // Backward, from the saved qkv, ctx and P:
@@ -112,9 +124,9 @@ struct SelfAttention : layer_defaults {
         T* dp_buffer = dqkv + rows * 3 * Dim;
         const auto dy = map_matrix(c.dy, rows, Dim);
 
-        map_matrix(c.dparams + param_offset<SelfAttention>(2), Dim, Dim).noalias() += dy.transpose() * map_matrix(ctx, rows, Dim);
+        kernels::matmul_tn_add(Dim, Dim, rows, c.dy, Dim, ctx, Dim, c.dparams + param_offset<SelfAttention>(2), Dim);
         map_matrix(c.dparams + param_offset<SelfAttention>(3), 1, Dim) += dy.colwise().sum();
-        map_matrix(dctx, rows, Dim).noalias() = dy * map_matrix(c.params + param_offset<SelfAttention>(2), Dim, Dim);
+        kernels::matmul_nn(rows, Dim, Dim, c.dy, Dim, c.params + param_offset<SelfAttention>(2), Dim, dctx, Dim);
 
         const T scale = T(1) / std::sqrt(T(head_dim));
         for (std::size_t b = 0; b < c.in.batch; ++b)
@@ -140,25 +152,9 @@ struct SelfAttention : layer_defaults {
                 dk.noalias() = ds.transpose() * q;
             }
 
-        const auto dqkv_map = map_matrix(static_cast<const T*>(dqkv), rows, 3 * Dim);
-        map_matrix(c.dparams, 3 * Dim, Dim).noalias() += dqkv_map.transpose() * map_matrix(c.x, rows, Dim);
-        map_matrix(c.dparams + param_offset<SelfAttention>(1), 1, 3 * Dim) += dqkv_map.colwise().sum();
-        if (c.dx) map_matrix(c.dx, rows, Dim).noalias() = dqkv_map * map_matrix(c.params, 3 * Dim, Dim);
-    }
-
-    // Softmax over the first `valid` entries of a row of `width`; the rest (masked) become 0.
-    template <class T>
-    static void softmax_row(T* row, std::size_t valid, std::size_t width) {
-        T max = -std::numeric_limits<T>::infinity();
-        for (std::size_t j = 0; j < valid; ++j) max = std::max(max, row[j]);
-        T sum = 0;
-        for (std::size_t j = 0; j < valid; ++j) {
-            row[j] = std::exp(row[j] - max);
-            sum += row[j];
-        }
-        const T inv = T(1) / sum;
-        for (std::size_t j = 0; j < valid; ++j) row[j] *= inv;
-        for (std::size_t j = valid; j < width; ++j) row[j] = T(0);
+        kernels::matmul_tn_add(3 * Dim, Dim, rows, static_cast<const T*>(dqkv), 3 * Dim, c.x, Dim, c.dparams, Dim);
+        map_matrix(c.dparams + param_offset<SelfAttention>(1), 1, 3 * Dim) += map_matrix(static_cast<const T*>(dqkv), rows, 3 * Dim).colwise().sum();
+        if (c.dx) kernels::matmul_nn(rows, Dim, 3 * Dim, static_cast<const T*>(dqkv), 3 * Dim, c.params, Dim, c.dx, Dim);
     }
 };
 

@@ -10,7 +10,7 @@
 
 #include "lnfold/core/fixed_string.hpp"
 #include "lnfold/core/matrix.hpp"
-#include "lnfold/core/parallel.hpp"
+#include "lnfold/kernels/gemm.hpp"
 #include "lnfold/layers/layer_base.hpp"
 
 namespace lnfold {
@@ -28,24 +28,19 @@ struct TiedHead : layer_defaults {
         return "TiedHead<" + std::to_string(Dim) + ", " + std::to_string(Vocab) + ", \"" + std::string(Table.view()) + "\">";
     }
 
-    // Y (rows x Vocab) = X (rows x Dim) Eᵀ, E = the tied (Vocab x Dim) table; one product per fixed block of rows
-    // (parallel_for_row_blocks: the same bits for every thread count).
+    // Y (rows x Vocab) = X (rows x Dim) Eᵀ, E = the tied (Vocab x Dim) table (kernels::matmul_nt: the same bits
+    // for every thread count).
     template <class T>
     static void forward(const layer_call<T>& c) {
-        const auto table = map_matrix(c.tied, Vocab, Dim);
-        parallel_for_row_blocks(c.in.row_count(), Dim * Vocab, [&](std::size_t begin, std::size_t end) {
-            map_matrix(c.y + begin * Vocab, end - begin, Vocab).noalias() =
-                map_matrix(c.x + begin * Dim, end - begin, Dim) * table.transpose();
-        });
+        kernels::matmul_nt(c.in.row_count(), Vocab, Dim, c.x, Dim, c.tied, Dim, c.y, Vocab);
     }
 
     // dX = dY E;  dE (the table's gradient) += dYᵀ X
     template <class T>
     static void backward(const layer_grad_call<T>& c) {
         const std::size_t rows = c.in.row_count();
-        const auto dy = map_matrix(c.dy, rows, Vocab);
-        if (c.dx) map_matrix(c.dx, rows, Dim).noalias() = dy * map_matrix(c.tied, Vocab, Dim);
-        map_matrix(c.dtied, Vocab, Dim).noalias() += dy.transpose() * map_matrix(c.x, rows, Dim);
+        if (c.dx) kernels::matmul_nn(rows, Dim, Vocab, c.dy, Vocab, c.tied, Dim, c.dx, Dim);
+        kernels::matmul_tn_add(Vocab, Dim, rows, c.dy, Vocab, c.x, Dim, c.dtied, Dim);
     }
 };
 
