@@ -69,6 +69,9 @@ TEST_CASE("SelfAttention, causal and not") {
     require_gradients<Seq<Linear<3, 8>, SelfAttention<8, 2>, Linear<8, 2>>>(Layout::sequence(2, 5));
     require_gradients<Seq<Linear<3, 8>, SelfAttention<8, 4, true>, Linear<8, 2>>>(Layout::sequence(2, 5));
     require_gradients<Seq<Linear<3, 8>, SelfAttention<8, 1, true>>>(Layout::sequence(1, 1));
+    // more tokens than one block of 64 query rows: dK and dV summed over blocks, causal blocks skipping keys
+    require_gradients<Seq<Linear<3, 4>, SelfAttention<4, 2>, Linear<4, 2>>>(Layout::sequence(1, 70));
+    require_gradients<Seq<Linear<3, 4>, SelfAttention<4, 2, true>, Linear<4, 2>>>(Layout::sequence(2, 130));
 }
 
 TEST_CASE("tied heads, including the rank-1 corrected one") {

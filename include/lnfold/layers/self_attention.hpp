@@ -104,14 +104,18 @@ struct SelfAttention : layer_defaults {
 
     // Backward, from the saved qkv, ctx and P:
     //   dWproj += dYᵀ ctx;  dbproj += Σ dY;  dctx = dY Wproj
-    //   per (b, h): dV = Pᵀ dctx_bh;  dP = dctx_bh Vᵀ;  dS = P ⊙ (dP - rowsum(dP ⊙ P)) / sqrt(hd)
-    //               dQ = dS K;  dK = dSᵀ Q          (masked entries have P = 0, so dS = 0 there)
+    //   per (b, h) and block of query rows [i0, i1), keys [0, j1) as in forward:
+    //       dP = dctx_i Vᵀ;  dS = P ⊙ (dP - rowsum(dP ⊙ P)) / sqrt(hd)   (masked entries have P = 0: dS = 0)
+    //       dV += Pᵀ dctx_i;  dQ_i = dS K;  dK += dSᵀ Q_i                 (dV, dK summed over the blocks in order)
     //   dWqkv += dqkvᵀ x;  dbqkv += Σ dqkv;  dx = dqkv Wqkv
-    // Work: dctx (rows x Dim) | dqkv (rows x 3*Dim) | dP (tokens x tokens).
+    // Work: dctx (rows x Dim) | dqkv (rows x 3*Dim) | dP (query_block x tokens per (sample, head) pair, so that
+    // pairs run on threads independently).
     static std::size_t backward_scratch_size(const Layout& in, std::size_t, std::string_view path) {
         const layer_context<SelfAttention> at{path, "the backward work space"};
+        const std::size_t block_rows = std::min(in.tokens, query_block);
+        const std::size_t per_pair = checked_mul(block_rows, "query rows", in.tokens, "tokens", at);
         return checked_add(checked_mul(in.row_count(), "rows", 4 * Dim, "values", at), "values",
-                           checked_mul(in.tokens, "tokens", in.tokens, "tokens", at), "scores", at);
+                           checked_mul(in.batch * Heads, "(sample, head) pairs", per_pair, "scores", at), "scores", at);
     }
     template <class T>
     static void backward(const layer_grad_call<T>& c) {
@@ -121,7 +125,8 @@ struct SelfAttention : layer_defaults {
         const T* probs = ctx + rows * Dim;
         T* dctx = c.work;
         T* dqkv = dctx + rows * Dim;
-        T* dp_buffer = dqkv + rows * 3 * Dim;
+        T* dp_buffers = dqkv + rows * 3 * Dim;
+        const std::size_t block_rows = std::min(tokens, query_block);
         const auto dy = map_matrix(c.dy, rows, Dim);
 
         kernels::matmul_tn_add(Dim, Dim, rows, c.dy, Dim, ctx, Dim, c.dparams + param_offset<SelfAttention>(2), Dim);
@@ -129,28 +134,41 @@ struct SelfAttention : layer_defaults {
         kernels::matmul_nn(rows, Dim, Dim, c.dy, Dim, c.params + param_offset<SelfAttention>(2), Dim, dctx, Dim);
 
         const T scale = T(1) / std::sqrt(T(head_dim));
-        for (std::size_t b = 0; b < c.in.batch; ++b)
-            for (std::size_t h = 0; h < Heads; ++h) {
+        [[maybe_unused]] const kernels::blas_single_thread hold;  // the products below run inside lnfold's threads
+        parallel_for_rows(c.in.batch * Heads, tokens * tokens * head_dim * 4, [&](std::size_t begin, std::size_t end) {
+            for (std::size_t pair = begin; pair < end; ++pair) {
+                const std::size_t b = pair / Heads, h = pair % Heads;
                 const std::size_t offset = b * tokens * 3 * Dim + h * head_dim;
-                const auto q = map_strided(qkv + offset, tokens, head_dim, 3 * Dim);
-                const auto k = map_strided(qkv + offset + Dim, tokens, head_dim, 3 * Dim);
-                const auto v = map_strided(qkv + offset + 2 * Dim, tokens, head_dim, 3 * Dim);
-                auto dq = map_strided(dqkv + offset, tokens, head_dim, 3 * Dim);
-                auto dk = map_strided(dqkv + offset + Dim, tokens, head_dim, 3 * Dim);
-                auto dv = map_strided(dqkv + offset + 2 * Dim, tokens, head_dim, 3 * Dim);
-                const auto p = map_matrix(probs + (b * Heads + h) * tokens * tokens, tokens, tokens);
-                const auto dc = map_strided(static_cast<const T*>(dctx) + b * tokens * Dim + h * head_dim, tokens, head_dim, Dim);
-                auto ds = map_matrix(dp_buffer, tokens, tokens);
-                dv.noalias() = p.transpose() * dc;
-                ds.noalias() = dc * v.transpose();  // dP
-                for (std::size_t i = 0; i < tokens; ++i) {
-                    const auto row = static_cast<Eigen::Index>(i);
-                    const T dot = ds.row(row).dot(p.row(row));
-                    ds.row(row) = (p.row(row).array() * (ds.row(row).array() - dot) * scale).matrix();
+                const T* q = qkv + offset;
+                const T* k = q + Dim;
+                const T* v = q + 2 * Dim;
+                T* dq = dqkv + offset;
+                T* dk = dq + Dim;
+                T* dv = dq + 2 * Dim;
+                const T* p = probs + pair * tokens * tokens;
+                const T* dc = dctx + b * tokens * Dim + h * head_dim;
+                T* ds = dp_buffers + pair * block_rows * tokens;
+                for (std::size_t i = 0; i < tokens; ++i) {  // dK and dV are sums over the query blocks
+                    std::fill_n(dk + i * 3 * Dim, head_dim, T(0));
+                    std::fill_n(dv + i * 3 * Dim, head_dim, T(0));
                 }
-                dq.noalias() = ds * k;
-                dk.noalias() = ds.transpose() * q;
+                for (std::size_t i0 = 0; i0 < tokens; i0 += query_block) {
+                    const std::size_t i1 = std::min(tokens, i0 + query_block), keys = Causal ? i1 : tokens, n = i1 - i0;
+                    const T* p_block = p + i0 * tokens;
+                    kernels::product_tn_add(keys, head_dim, n, p_block, tokens, dc + i0 * Dim, Dim, dv, 3 * Dim);
+                    kernels::product_nt(n, keys, head_dim, dc + i0 * Dim, Dim, v, 3 * Dim, ds, tokens);  // dP
+                    for (std::size_t r = 0; r < n; ++r) {
+                        const T* p_row = p_block + r * tokens;
+                        T* ds_row = ds + r * tokens;
+                        T dot = 0;
+                        for (std::size_t j = 0; j < keys; ++j) dot += ds_row[j] * p_row[j];
+                        for (std::size_t j = 0; j < keys; ++j) ds_row[j] = p_row[j] * (ds_row[j] - dot) * scale;
+                    }
+                    kernels::product_nn(n, head_dim, keys, static_cast<const T*>(ds), tokens, k, 3 * Dim, dq + i0 * 3 * Dim, 3 * Dim);
+                    kernels::product_tn_add(keys, head_dim, n, static_cast<const T*>(ds), tokens, q + i0 * 3 * Dim, 3 * Dim, dk, 3 * Dim);
+                }
             }
+        });
 
         kernels::matmul_tn_add(3 * Dim, Dim, rows, static_cast<const T*>(dqkv), 3 * Dim, c.x, Dim, c.dparams, Dim);
         map_matrix(c.dparams + param_offset<SelfAttention>(1), 1, 3 * Dim) += map_matrix(static_cast<const T*>(dqkv), rows, 3 * Dim).colwise().sum();
