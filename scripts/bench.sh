@@ -8,6 +8,7 @@
 #   PYTHON=python3 bash scripts/bench.sh     # another interpreter (e.g. one with torch 2.x and onnxruntime);
 #                                            # then python3-torch is not installed from Debian
 # Other options go to bench/peer_bench.py (--threads 1,2 --rounds 3 --model-rounds 30 --rows ... --dims ...).
+# Whole networks against torch (GPT-2 small, ViT-S, training steps): scripts/bench_models.sh (docs/performance.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extra=(python3-numpy python3-matplotlib)
