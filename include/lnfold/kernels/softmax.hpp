@@ -67,4 +67,59 @@ void softmax_row(T* row, std::size_t valid, std::size_t width) {
     for (std::size_t j = valid; j < width; ++j) row[j] = T(0);
 }
 
+// The two passes of softmax cross-entropy over one row of logits z[0, n), in double whatever T is (xsimd's double
+// lanes, T converted on load; the last n mod W values go through one vector padded so that they add nothing):
+//   sum_exp_shifted(z, n, shift)  = Σ_c exp(z_c - shift)                        (shift: the row's maximum)
+//   softmax_minus(z, n, log_sum, off, scale, out): out_c = (exp(z_c - log_sum) - off) scale, as T; returns Σ_c z_c
+// (the target's entry, where the target distribution is not `off`, is the caller's to correct).
+template <class Arch = default_arch, class T>
+double sum_exp_shifted(const T* z, std::size_t n, double shift) {
+    using A = arch_for_t<double, Arch>;
+    if constexpr (has_simd_v<double, A>) {
+        using B = xsimd::batch<double, A>;
+        constexpr std::size_t W = B::size;
+        B sum(0.0);
+        const B s(shift);
+        for (std::size_t j = 0; j < n; j += W) {
+            const std::size_t m = n - j < W ? n - j : W;
+            alignas(B) double lanes[W];
+            for (std::size_t l = 0; l < W; ++l) lanes[l] = l < m ? double(z[j + l]) : -std::numeric_limits<double>::infinity();
+            sum += xsimd::exp(B::load_aligned(lanes) - s);
+        }
+        return xsimd::hadd(sum);
+    } else {
+        double sum = 0;
+        for (std::size_t j = 0; j < n; ++j) sum += std::exp(double(z[j]) - shift);
+        return sum;
+    }
+}
+
+template <class Arch = default_arch, class T>
+double softmax_minus(const T* z, std::size_t n, double log_sum, double off, double scale, T* out) {
+    using A = arch_for_t<double, Arch>;
+    double total = 0;
+    if constexpr (has_simd_v<double, A>) {
+        using B = xsimd::batch<double, A>;
+        constexpr std::size_t W = B::size;
+        const B shift(log_sum), target(off), factor(scale);
+        B sum(0.0);
+        for (std::size_t j = 0; j < n; j += W) {
+            const std::size_t m = n - j < W ? n - j : W;
+            alignas(B) double lanes[W];
+            for (std::size_t l = 0; l < W; ++l) lanes[l] = l < m ? double(z[j + l]) : 0.0;
+            const B v = B::load_aligned(lanes);
+            sum += v;
+            ((xsimd::exp(v - shift) - target) * factor).store_aligned(lanes);
+            for (std::size_t l = 0; l < m; ++l) out[j + l] = static_cast<T>(lanes[l]);
+        }
+        total = xsimd::hadd(sum);
+    } else {
+        for (std::size_t j = 0; j < n; ++j) {
+            total += double(z[j]);
+            out[j] = static_cast<T>((std::exp(double(z[j]) - log_sum) - off) * scale);
+        }
+    }
+    return total;
+}
+
 }  // namespace lnfold::kernels

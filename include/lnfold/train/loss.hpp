@@ -10,6 +10,7 @@
 
 #include "lnfold/core/error.hpp"
 #include "lnfold/core/tensor_view.hpp"
+#include "lnfold/kernels/softmax.hpp"
 
 namespace lnfold {
 
@@ -51,17 +52,16 @@ double softmax_cross_entropy(const tensor_view<T>& logits, std::span<const std::
     for (std::size_t r = 0; r < rows; ++r) {
         if (targets[r] == options.ignore_index) continue;
         const T* z = logits.data + r * classes;
-        const double top = *std::max_element(z, z + classes);
-        double sum = 0;
-        for (std::size_t c = 0; c < classes; ++c) sum += std::exp(double(z[c]) - top);
-        const double log_sum = top + std::log(sum);
-        // loss_r = -sum_c q_c (z_c - log_sum);  dloss_r/dz_c = p_c - q_c
-        for (std::size_t c = 0; c < classes; ++c) {
-            const double q = static_cast<std::size_t>(targets[r]) == c ? on : off;
-            const double log_p = double(z[c]) - log_sum;
-            if (q != 0) total -= q * log_p;
-            grad[r * classes + c] = static_cast<T>((std::exp(log_p) - q) * scale);
-        }
+        const std::size_t t = static_cast<std::size_t>(targets[r]);
+        const double top = double(*std::max_element(z, z + classes));
+        const double log_sum = top + std::log(kernels::sum_exp_shifted(z, classes, top));
+        // loss_r = -Σ_c q_c (z_c - log_sum) = -off (Σ_c z_c - classes log_sum) - (on - off)(z_t - log_sum);
+        // dloss_r/dz_c = p_c - q_c (q_c = off but at the target, where it is on)
+        const double z_sum = kernels::softmax_minus(z, classes, log_sum, off, scale, grad.data() + r * classes);
+        const double log_p_target = double(z[t]) - log_sum;
+        grad[r * classes + t] = static_cast<T>((std::exp(log_p_target) - on) * scale);
+        if (off != 0) total -= off * (z_sum - double(classes) * log_sum);
+        total -= (on - off) * log_p_target;
     }
     return total * scale;
 }

@@ -3,6 +3,7 @@
 // moments) lives in arenas of the same layout. Padding between tensors has zero parameters and gradients and
 // stays zero. Weight decay applies where decay_mask is 1 (weight_decay_mask: matrices and tables, not biases
 // or norm gains), or everywhere when no mask is given. Both follow torch.optim's update rules.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +13,8 @@
 
 #include "lnfold/core/aligned_buffer.hpp"
 #include "lnfold/core/error.hpp"
+#include "lnfold/core/parallel.hpp"
+#include "lnfold/kernels/adamw.hpp"
 
 namespace lnfold {
 
@@ -95,19 +98,16 @@ public:
         const double b1 = options_.beta1, b2 = options_.beta2;
         const double correction1 = 1.0 - std::pow(b1, double(steps_));
         const double correction2 = 1.0 - std::pow(b2, double(steps_));
-        T* m = m_.data();
-        T* v = v_.data();
-        for (std::size_t i = 0; i < params.size(); ++i) {
-            const double decay = decay_mask.empty() || decay_mask[i] ? options_.weight_decay : 0.0;
-            const double g = double(grads[i]);
-            double p = double(params[i]) * (1.0 - lr * decay);
-            const double mi = b1 * double(m[i]) + (1.0 - b1) * g;
-            const double vi = b2 * double(v[i]) + (1.0 - b2) * g * g;
-            m[i] = static_cast<T>(mi);
-            v[i] = static_cast<T>(vi);
-            p -= lr * (mi / correction1) / (std::sqrt(vi / correction2) + options_.eps);
-            params[i] = static_cast<T>(p);
-        }
+        const kernels::adamw_coefficients k{lr, b1, b2, correction1, correction2, options_.eps, options_.weight_decay};
+        // Threads over chunks of 256 parameters: a parameter's position in its chunk, and so whether the vector body
+        // or the scalar tail updates it, is the same for every thread count.
+        constexpr std::size_t chunk = 256;
+        const std::size_t n = params.size(), chunks = n / chunk + (n % chunk != 0);
+        parallel_for_rows(chunks, chunk * 16, [&](std::size_t first, std::size_t last) {
+            const std::size_t begin = first * chunk, end = std::min(n, last * chunk);
+            kernels::adamw_update(params.data() + begin, grads.data() + begin, m_.data() + begin, v_.data() + begin,
+                                  end - begin, decay_mask.empty() ? nullptr : decay_mask.data() + begin, k);
+        });
     }
     std::uint64_t steps() const { return steps_; }
 
