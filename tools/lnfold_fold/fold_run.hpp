@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -93,12 +94,15 @@ int fold_and_verify(io::safetensors_file&& file, const fold_request& request, co
         return std::vector<float>(y.data, y.data + y.size());
     };
 
-    Model<Net> model;
+    // Memory: the original model and the folded one exist together only while fold runs. The original's outputs
+    // on the verification batch are computed first, then it goes; the folded weights are written into OUTPUT's
+    // temporary without a copy (io::save_to), then they go, and the file is read back into a third model.
+    std::optional<Model<Net>> model(std::in_place, uninitialized);  // every parameter is loaded (strictly)
     io::load_result loaded;
     {
         const io::safetensors_file source = std::move(file);  // its bytes go when the weights are in the model
-        loaded = Family::load(model, source);
-        if (request.eps > 0) model.set_eps(request.eps);
+        loaded = Family::load(*model, source);
+        if (request.eps > 0) model->set_eps(request.eps);
         std::printf("read %s: %zu tensors, %zu parameters of %s%s\n", request.input.c_str(), source.tensors().size(),
                     loaded.loaded.size(), describe(sizes).c_str(), loaded.prefixed ? " (prefixed names)" : "");
     }
@@ -128,23 +132,25 @@ int fold_and_verify(io::safetensors_file&& file, const fold_request& request, co
                      {"lnfold.eps", eps}};
     if (!kept.empty()) save.metadata.emplace_back("lnfold.layer_norms", kept);
     for (auto& entry : Family::metadata(request, save)) save.metadata.push_back(std::move(entry));
+    const std::vector<float> expected = forward(*model);
     {
-        const Model<Folded> folded = fold(model);
+        const Model<Folded> folded = fold(*model);
+        model.reset();
         if (const std::string bad = first_non_finite_parameter(folded); !bad.empty()) {
             std::printf("the folded weights are not finite: %s (the checkpoint's values overflow float when centred)"
                         ": FAILED, nothing written\n", bad.c_str());
             return 1;
         }
-        output.write(io::save_bytes(folded, save));
+        io::save_to(folded, output, save);
     }
     output.finish();
     std::printf("folded: %zu LayerNorms are RMSNorms (same weight, bias and eps %s)%s\n", foldable_count_v<Net>, eps,
                 kept.empty() ? "" : ", the others stay LayerNorms");
 
-    Model<Folded> reloaded;
+    Model<Folded> reloaded(uninitialized);
     Family::load(reloaded, io::safetensors_file::open(output.temporary_path()));
     if (request.eps > 0) reloaded.set_eps(request.eps);
-    const std::vector<float> expected = forward(model), actual = forward(reloaded);
+    const std::vector<float> actual = forward(reloaded);
     const output_comparison c = compare_outputs(expected, actual);
     const double relative = c.relative();
     const bool ok = c.non_finite.empty() && relative <= request.tolerance;

@@ -49,7 +49,7 @@ Model<folded_t<Net>, T> fold(const Model<Net, T>& model) {
     constexpr const auto& plan = fold_analysis_v<Net>.plan;
     static_assert(g.node_count == source.node_count, "lnfold: folded_t must keep the node table");
 
-    Model<Folded, T> folded;
+    Model<Folded, T> folded(uninitialized);  // every tensor is written below: nothing to draw first
     T* arena = folded.parameters().data();
     const T* original = model.parameters().data();
     for (std::size_t t = 0; t < g.tensor_count; ++t) {

@@ -16,6 +16,7 @@
 #include "lnfold/core/checked_size.hpp"
 #include "lnfold/core/error.hpp"
 #include "lnfold/core/layout.hpp"
+#include "lnfold/core/parallel.hpp"
 #include "lnfold/core/random.hpp"
 #include "lnfold/core/tensor_view.hpp"
 #include "lnfold/graph/executor.hpp"
@@ -28,6 +29,12 @@ namespace lnfold {
 //            N(0, 1); position tables and class tokens N(0, 0.02); norms weight 1, bias 0.
 //   normal:  GPT-2 / ViT style. Every weight and table N(0, std) (std = 0.02 by default), biases 0, norms 1 / 0.
 enum class init_scheme { pytorch, normal };
+
+// Model(uninitialized): every parameter zero, nothing drawn (for a model that is loaded next).
+struct uninitialized_t {
+    explicit uninitialized_t() = default;
+};
+inline constexpr uninitialized_t uninitialized{};
 
 // One parameter tensor as seen by visit_parameters.
 template <class T>
@@ -72,6 +79,14 @@ public:
         exec_.params = params_.data();
         initialize(seed, scheme);
     }
+    // A model whose parameters are all zero instead of drawn, for one whose every parameter is loaded or computed
+    // next (lnfold-fold): nothing is drawn, and the arena's pages cost no time or memory until they are written.
+    explicit Model(uninitialized_t)
+        : params_(arena_size, "Model", "the parameter arena"),
+          grads_(arena_size, "Model", "the gradient arena"),
+          exec_(std::span<const graph_node>(graph.nodes.data(), node_count)) {
+        exec_.params = params_.data();
+    }
     Model(const Model& other) : params_(other.params_), grads_(other.grads_), exec_(other.exec_) {
         exec_.params = params_.data();
     }
@@ -88,32 +103,38 @@ public:
     Model(Model&& other) noexcept : Model(static_cast<const Model&>(other)) {}
     Model& operator=(Model&& other) noexcept { return *this = static_cast<const Model&>(other); }
 
-    // Re-draws every parameter. A parameter's values depend only on (seed, scheme, its path, its shape).
+    // Re-draws every parameter. A parameter's values depend only on (seed, scheme, its path, its shape): value i of
+    // a tensor is what random_stream(seed_for(seed, path)) gives as its i-th uniform (one draw each) or normal (two
+    // draws each) times the scale. Large tensors are filled in pieces on several threads; every value is computed
+    // from its own position in the stream (fill_uniform / fill_normal), so the thread count changes nothing.
     void initialize(std::uint64_t seed, init_scheme scheme = init_scheme::pytorch, double std = 0.02) {
         for (std::size_t t = 0; t < tensor_count; ++t) {
             const param_entry& e = graph.tensors[t];
             T* values = params_.data() + e.offset;
             const std::size_t n = e.spec.numel();
-            random_stream rng(seed_for(seed, e.path.view()));
+            const std::uint64_t stream = seed_for(seed, e.path.view());
             const double bound = 1.0 / std::sqrt(static_cast<double>(e.spec.fan_in));
-            for (std::size_t i = 0; i < n; ++i) {
-                double v = 0;
-                switch (e.spec.init) {
-                    case init_kind::fan_in_weight:
-                        v = scheme == init_scheme::pytorch ? rng.uniform(-bound, bound) : std * rng.normal();
-                        break;
-                    case init_kind::fan_in_bias:
-                        v = scheme == init_scheme::pytorch ? rng.uniform(-bound, bound) : 0.0;
-                        break;
-                    case init_kind::table:
-                        v = (scheme == init_scheme::pytorch ? e.spec.value : std) * rng.normal();
-                        break;
-                    case init_kind::ones: v = 1; break;
-                    case init_kind::zeros: v = 0; break;
-                    case init_kind::constant: v = e.spec.value; break;
-                }
-                values[i] = static_cast<T>(v);
+            const bool uniform = scheme == init_scheme::pytorch &&
+                                 (e.spec.init == init_kind::fan_in_weight || e.spec.init == init_kind::fan_in_bias);
+            const bool normal = (scheme == init_scheme::normal && e.spec.init == init_kind::fan_in_weight) ||
+                                e.spec.init == init_kind::table;
+            if (uniform || normal) {
+                const double scale = e.spec.init == init_kind::table && scheme == init_scheme::pytorch ? e.spec.value : std;
+                constexpr std::size_t piece = 4096;  // values per task: the split does not change any value
+                parallel_for_rows((n + piece - 1) / piece, piece * (normal ? 8 : 1), [&](std::size_t begin, std::size_t end) {
+                    const std::size_t first = begin * piece, count = std::min(n, end * piece) - first;
+                    if (uniform) fill_uniform(stream, first, -bound, bound, values + first, count);
+                    else fill_normal(stream, first, scale, values + first, count);
+                });
+                continue;
             }
+            double v = 0;
+            switch (e.spec.init) {
+                case init_kind::ones: v = 1; break;
+                case init_kind::constant: v = e.spec.value; break;
+                default: v = 0; break;  // zeros, and biases of the normal scheme
+            }
+            std::fill(values, values + n, static_cast<T>(v));
         }
     }
 

@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <initializer_list>
@@ -57,25 +58,53 @@ inline std::filesystem::path follow_links(const std::filesystem::path& path, std
                    "': too many levels of symbolic links");
 }
 
-// 64-bit FNV-1a over 8 lanes (byte k goes to lane k mod 8): position-dependent and independent of how the bytes
-// were split into writes, so what was written can be compared with what is read back.
+// 64-bit FNV-1a-style mixing of 8-byte words over 8 lanes (word k goes to lane k mod 8): position-dependent and
+// independent of how the bytes were split into writes (a partial word waits for the next write), so what was
+// written can be compared with what is read back. A word at a time and 8 independent lanes: several GB/s (byte by
+// byte it was about 1 GB/s, a second for a GPT-2 checkpoint written and read back).
 class content_hash {
 public:
     void add(const std::uint8_t* bytes, std::size_t n) {
-        for (std::size_t i = 0; i < n; ++i) {
-            std::uint64_t& lane = lanes_[(offset_ + i) & 7];
-            lane = (lane ^ bytes[i]) * 0x100000001b3ull;
+        while (n > 0 && (offset_ & 7) != 0) {  // complete a pending word
+            pending_[offset_ & 7] = *bytes++;
+            --n;
+            if ((++offset_ & 7) == 0) word(pending_);
         }
-        offset_ += n;
+        while (n >= 8 && (words_ & 7) != 0) {
+            word(bytes);
+            bytes += 8, n -= 8, offset_ += 8;
+        }
+        for (; n >= 64; bytes += 64, n -= 64, offset_ += 64, words_ += 8)
+            for (std::size_t k = 0; k < 8; ++k) {
+                std::uint64_t w;
+                std::memcpy(&w, bytes + 8 * k, 8);
+                lanes_[k] = (lanes_[k] ^ w) * 0x100000001b3ull;
+            }
+        for (; n >= 8; bytes += 8, n -= 8, offset_ += 8) word(bytes);
+        while (n > 0) {
+            pending_[offset_ & 7] = *bytes++;
+            --n;
+            ++offset_;
+        }
     }
     std::uint64_t size() const { return offset_; }
-    bool operator==(const content_hash&) const = default;
+    bool operator==(const content_hash& other) const {
+        return offset_ == other.offset_ && std::memcmp(lanes_, other.lanes_, sizeof lanes_) == 0 &&
+               std::memcmp(pending_, other.pending_, offset_ & 7) == 0;
+    }
 
 private:
+    void word(const std::uint8_t* bytes) {
+        std::uint64_t w;
+        std::memcpy(&w, bytes, 8);
+        std::uint64_t& lane = lanes_[words_++ & 7];
+        lane = (lane ^ w) * 0x100000001b3ull;
+    }
     std::uint64_t lanes_[8] = {0xcbf29ce484222325ull, 0xcbf29ce484222325ull, 0xcbf29ce484222325ull,
                                0xcbf29ce484222325ull, 0xcbf29ce484222325ull, 0xcbf29ce484222325ull,
                                0xcbf29ce484222325ull, 0xcbf29ce484222325ull};
-    std::uint64_t offset_ = 0;
+    std::uint8_t pending_[8] = {};
+    std::uint64_t offset_ = 0, words_ = 0;
 };
 
 }  // namespace detail

@@ -308,12 +308,14 @@ inline safetensors_header parse_safetensors_header(std::span<const std::uint8_t>
 class safetensors_file {
 public:
     explicit safetensors_file(std::vector<std::uint8_t> bytes, std::string source = "<memory>")
-        : bytes_(std::move(bytes)), source_(std::move(source)), header_(parse_safetensors_header(bytes_, source_)) {}
+        : safetensors_file(byte_buffer(std::move(bytes)), std::move(source)) {}
+    explicit safetensors_file(byte_buffer bytes, std::string source = "<memory>")
+        : bytes_(std::move(bytes)), source_(std::move(source)), header_(parse_safetensors_header(bytes_.span(), source_)) {}
 
     // Reads and validates a file from disk: a regular file (a directory, device or pipe is refused by name), read
     // as exactly the size it has when opened; a failed open or read says the OS's reason (io::regular_file).
     static safetensors_file open(const std::string& path) {
-        return safetensors_file(read_regular_file(path, "safetensors file"), path);
+        return safetensors_file(regular_file(path, "safetensors file").read_all_buffer(), path);
     }
 
     const std::string& source() const { return source_; }
@@ -328,7 +330,7 @@ public:
     }
     // The raw little-endian bytes of a tensor.
     std::span<const std::uint8_t> bytes_of(const tensor_info& t) const {
-        return std::span<const std::uint8_t>(bytes_).subspan(header_.data_offset + t.begin, t.byte_size());
+        return bytes_.span().subspan(header_.data_offset + t.begin, t.byte_size());
     }
 
     // Converts a F32 / F64 / F16 / BF16 tensor into out (numel() values, row-major as stored).
@@ -359,8 +361,12 @@ public:
         const std::uint8_t* p = bytes_.data() + header_.data_offset + t.begin + first * dtype_size(t.type);
         switch (t.type) {
             case dtype::F32:
-                for (std::size_t i = 0; i < n; ++i)
-                    out[i] = static_cast<T>(std::bit_cast<float>(detail::load_le<std::uint32_t>(p + 4 * i)));
+                if constexpr (std::endian::native == std::endian::little && std::is_same_v<T, float>) {
+                    if (n) std::memcpy(out.data(), p, 4 * n);  // the file's bytes are the floats
+                } else {
+                    for (std::size_t i = 0; i < n; ++i)
+                        out[i] = static_cast<T>(std::bit_cast<float>(detail::load_le<std::uint32_t>(p + 4 * i)));
+                }
                 break;
             case dtype::F64:
                 for (std::size_t i = 0; i < n; ++i)
@@ -375,6 +381,21 @@ public:
             default: break;
         }
     }
+    // How many elements of a F32 tensor are NaN or infinite, from their bits (a float is finite exactly when it is
+    // finite as a double): a scan at memory speed, without converting. 0 for a tensor of another dtype.
+    std::size_t count_non_finite_f32(const tensor_info& t) const {
+        if (t.type != dtype::F32) return 0;
+        const std::size_t count = t.numel();
+        const std::uint8_t* p = bytes_.data() + header_.data_offset + t.begin;
+        std::size_t bad = 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            std::uint32_t w;
+            if constexpr (std::endian::native == std::endian::little) std::memcpy(&w, p + 4 * i, 4);
+            else w = detail::load_le<std::uint32_t>(p + 4 * i);
+            bad += (w & 0x7F800000u) == 0x7F800000u;
+        }
+        return bad;
+    }
     template <class T = float>
     std::vector<T> read(std::string_view name) const {
         const tensor_info& t = at(name);
@@ -384,7 +405,7 @@ public:
     }
 
 private:
-    std::vector<std::uint8_t> bytes_;
+    byte_buffer bytes_;
     std::string source_;
     safetensors_header header_;
 };
@@ -393,6 +414,9 @@ inline safetensors_file read_safetensors(const std::string& path) { return safet
 
 // Collects tensors and metadata, then serialises them as a safetensors file. Tensors are laid out by element size
 // (largest first, so every tensor is aligned to its element size in the file), then in the order they were added.
+// add / add_raw copy the values; add_view / add_transposed_view only refer to them (they must outlive the writer's
+// last bytes() / write / write_to), and the bytes are made a piece at a time while the file is written, so a model
+// is written without a copy of its weights.
 class safetensors_writer {
 public:
     void add(std::string name, std::span<const float> values, std::vector<std::size_t> shape) {
@@ -404,7 +428,23 @@ public:
     // Any dtype, from its little-endian bytes (numel x dtype size of them).
     void add_raw(std::string name, dtype type, std::vector<std::size_t> shape, std::span<const std::uint8_t> bytes) {
         check_new(name, type, shape, bytes.size());
-        entries_.push_back({std::move(name), type, std::move(shape), std::vector<std::uint8_t>(bytes.begin(), bytes.end())});
+        entry e{std::move(name), type, std::move(shape)};
+        e.bytes.assign(bytes.begin(), bytes.end());
+        e.size = e.bytes.size();
+        entries_.push_back(std::move(e));
+    }
+    // F32 / F64 values the writer refers to, as they are.
+    template <class V>
+    void add_view(std::string name, std::span<const V> values, std::vector<std::size_t> shape) {
+        add_reference(std::move(name), values, std::move(shape), 0, 0);
+    }
+    // A (rows, cols) row-major matrix written transposed: the file tensor has shape (cols, rows).
+    template <class V>
+    void add_transposed_view(std::string name, std::span<const V> values, std::size_t rows, std::size_t cols) {
+        if (rows * cols != values.size())
+            throw io_error("lnfold: safetensors writer: tensor " + detail::quoted(name) + ": " + std::to_string(rows) +
+                           " x " + std::to_string(cols) + " values to transpose, got " + std::to_string(values.size()));
+        add_reference(std::move(name), values, {cols, rows}, rows, cols);
     }
     void add_metadata(std::string key, std::string value) {
         for (const auto& m : metadata_)
@@ -414,11 +454,45 @@ public:
     std::size_t size() const { return entries_.size(); }
 
     std::vector<std::uint8_t> bytes() const {
+        std::vector<std::uint8_t> out;
+        emit([&](std::span<const std::uint8_t> piece) { out.insert(out.end(), piece.begin(), piece.end()); },
+             [&](std::size_t total) { out.reserve(total); });
+        return out;
+    }
+
+    // Writes the file atomically (io::atomic_file): a temporary beside `path`, flushed, read back and compared, then
+    // renamed over it. On any failure `path` is untouched. `inputs`: files `path` must not be (the model's source).
+    void write(const std::string& path, std::initializer_list<std::string> inputs = {}) const {
+        const std::string header = header_text();  // a header too large is refused before the file is created
+        atomic_file file(path, "safetensors file", inputs);
+        write_to(file);
+        file.commit();
+    }
+    // Writes the file's bytes into an open atomic_file (the caller finishes and commits it).
+    void write_to(atomic_file& file) const {
+        emit([&](std::span<const std::uint8_t> piece) { file.write(piece); }, [](std::size_t) {});
+    }
+
+private:
+    struct entry {
+        std::string name;
+        dtype type;
+        std::vector<std::size_t> shape;
+        std::vector<std::uint8_t> bytes;  // owned values (add, add_raw)
+        const void* view = nullptr;       // or referred values (add_view, add_transposed_view)
+        std::size_t rows = 0, cols = 0;   // a transposed view: (rows, cols) in memory
+        std::size_t size = 0;             // bytes in the file
+    };
+
+    std::vector<std::size_t> order() const {
         std::vector<std::size_t> order(entries_.size());
         for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
         std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
             return dtype_size(entries_[a].type) > dtype_size(entries_[b].type);
         });
+        return order;
+    }
+    std::string header_text() const {
         std::string header = "{";
         bool first = true;
         if (!metadata_.empty()) {
@@ -433,7 +507,7 @@ public:
             first = false;
         }
         std::size_t offset = 0;
-        for (std::size_t i : order) {
+        for (std::size_t i : order()) {
             const entry& e = entries_[i];
             if (!first) header += ',';
             first = false;
@@ -443,41 +517,73 @@ public:
                 if (d) header += ',';
                 header += std::to_string(e.shape[d]);
             }
-            header += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + e.bytes.size()) + "]}";
-            offset += e.bytes.size();
+            header += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + e.size) + "]}";
+            offset += e.size;
         }
         header += '}';
         while (header.size() % 8 != 0) header += ' ';  // the data buffer starts 8-byte aligned
         if (header.size() > safetensors_max_header_size)
             throw io_error("lnfold: safetensors writer: the header would have " + std::to_string(header.size()) +
                            " bytes, more than the limit of " + std::to_string(safetensors_max_header_size));
-        std::vector<std::uint8_t> out(8 + header.size() + offset);
-        detail::store_le(out.data(), header.size(), 8);
-        std::memcpy(out.data() + 8, header.data(), header.size());
-        std::uint8_t* data = out.data() + 8 + header.size();
-        for (std::size_t i : order) {
-            if (!entries_[i].bytes.empty()) std::memcpy(data, entries_[i].bytes.data(), entries_[i].bytes.size());
-            data += entries_[i].bytes.size();
+        return header;
+    }
+    // Calls sink(bytes) with the file's bytes in order, in pieces; reserve(total) first.
+    template <class Sink, class Reserve>
+    void emit(Sink&& sink, Reserve&& reserve) const {
+        const std::string header = header_text();
+        std::size_t total = 8 + header.size();
+        for (const entry& e : entries_) total += e.size;
+        reserve(total);
+        std::uint8_t length[8];
+        detail::store_le(length, header.size(), 8);
+        sink(std::span<const std::uint8_t>(length, 8));
+        sink(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(header.data()), header.size()));
+        std::vector<std::uint8_t> buffer;
+        for (std::size_t i : order()) {
+            const entry& e = entries_[i];
+            if (e.view == nullptr) {
+                if (e.size) sink(std::span<const std::uint8_t>(e.bytes));
+            } else if (e.type == dtype::F32) {
+                emit_view(static_cast<const float*>(e.view), e, buffer, sink);
+            } else {
+                emit_view(static_cast<const double*>(e.view), e, buffer, sink);
+            }
         }
-        return out;
     }
-
-    // Writes the file atomically (io::atomic_file): a temporary beside `path`, flushed, read back and compared, then
-    // renamed over it. On any failure `path` is untouched. `inputs`: files `path` must not be (the model's source).
-    void write(const std::string& path, std::initializer_list<std::string> inputs = {}) const {
-        const std::vector<std::uint8_t> out = bytes();
-        atomic_file file(path, "safetensors file", inputs);
-        file.write(out);
-        file.commit();
+    // The little-endian bytes of a view, about 1 MB at a time; a transposed view 32 file rows at a time (reading
+    // the matrix a few cache lines per row).
+    template <class V, class Sink>
+    static void emit_view(const V* values, const entry& e, std::vector<std::uint8_t>& buffer, Sink& sink) {
+        using U = std::conditional_t<sizeof(V) == 4, std::uint32_t, std::uint64_t>;
+        const std::size_t n = e.size / sizeof(V);
+        const auto put = [&](std::uint8_t* at, V v) {
+            if constexpr (std::endian::native == std::endian::little) std::memcpy(at, &v, sizeof(V));
+            else detail::store_le(at, std::bit_cast<U>(v), sizeof(V));
+        };
+        if (e.rows == 0 && e.cols == 0) {
+            if constexpr (std::endian::native == std::endian::little) {
+                if (n) sink(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(values), e.size));
+                return;
+            }
+            constexpr std::size_t piece = (std::size_t{1} << 20) / sizeof(V);
+            buffer.resize(piece * sizeof(V));
+            for (std::size_t begin = 0; begin < n; begin += piece) {
+                const std::size_t size = std::min(piece, n - begin);
+                for (std::size_t i = 0; i < size; ++i) put(buffer.data() + i * sizeof(V), values[begin + i]);
+                sink(std::span<const std::uint8_t>(buffer.data(), size * sizeof(V)));
+            }
+            return;
+        }
+        constexpr std::size_t band = 32;  // file rows (= columns of the matrix) per piece
+        const std::size_t rows = e.rows, cols = e.cols;
+        buffer.resize(band * rows * sizeof(V));
+        for (std::size_t c0 = 0; c0 < cols; c0 += band) {
+            const std::size_t nc = std::min(band, cols - c0);
+            for (std::size_t r = 0; r < rows; ++r)
+                for (std::size_t c = 0; c < nc; ++c) put(buffer.data() + (c * rows + r) * sizeof(V), values[r * cols + c0 + c]);
+            sink(std::span<const std::uint8_t>(buffer.data(), nc * rows * sizeof(V)));
+        }
     }
-
-private:
-    struct entry {
-        std::string name;
-        dtype type;
-        std::vector<std::size_t> shape;
-        std::vector<std::uint8_t> bytes;
-    };
     void check_new(const std::string& name, dtype type, const std::vector<std::size_t>& shape, std::size_t bytes) {
         if (name == "__metadata__")
             throw io_error("lnfold: safetensors writer: '__metadata__' is reserved and cannot name a tensor");
@@ -499,11 +605,26 @@ private:
     template <class V>
     void add_values(std::string name, dtype type, std::span<const V> values, std::vector<std::size_t> shape) {
         check_new(name, type, shape, values.size() * sizeof(V));
-        std::vector<std::uint8_t> bytes(values.size() * sizeof(V));
+        entry e{std::move(name), type, std::move(shape)};
+        e.bytes.resize(values.size() * sizeof(V));
         using U = std::conditional_t<sizeof(V) == 4, std::uint32_t, std::uint64_t>;
         for (std::size_t i = 0; i < values.size(); ++i)
-            detail::store_le(bytes.data() + i * sizeof(V), std::bit_cast<U>(values[i]), sizeof(V));
-        entries_.push_back({std::move(name), type, std::move(shape), std::move(bytes)});
+            detail::store_le(e.bytes.data() + i * sizeof(V), std::bit_cast<U>(values[i]), sizeof(V));
+        e.size = e.bytes.size();
+        entries_.push_back(std::move(e));
+    }
+    template <class V>
+    void add_reference(std::string name, std::span<const V> values, std::vector<std::size_t> shape, std::size_t rows,
+                       std::size_t cols) {
+        static_assert(std::is_same_v<V, float> || std::is_same_v<V, double>, "lnfold: add_view takes float or double");
+        constexpr dtype type = std::is_same_v<V, float> ? dtype::F32 : dtype::F64;
+        check_new(name, type, shape, values.size() * sizeof(V));
+        entry e{std::move(name), type, std::move(shape)};
+        e.view = values.data();
+        e.rows = rows;
+        e.cols = cols;
+        e.size = values.size() * sizeof(V);
+        entries_.push_back(std::move(e));
     }
 
     std::vector<entry> entries_;
