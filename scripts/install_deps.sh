@@ -3,7 +3,7 @@
 # those already present. Runs apt-get through sudo when not root.
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config libeigen3-dev libxsimd-dev libopenblas-dev catch2 libbenchmark-dev
+packages=(build-essential cmake pkg-config libeigen3-dev libxsimd-dev libopenblas-dev libdnnl-dev catch2 libbenchmark-dev
           zlib1g-dev dataset-fashion-mnist fortunes "$@")
 
 missing=()

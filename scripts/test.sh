@@ -9,12 +9,12 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DLNFOLD_BUILD_BENCH=OFF
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
-# The pure-Eigen matrix products (kernels/gemm.hpp without OpenBLAS) must keep passing: where the build above found
-# OpenBLAS, the tests that exercise products run again in a second build with -DLNFOLD_BLAS=OFF.
-if grep -q '^LNFOLD_OPENBLAS_LIBRARY:FILEPATH=/' build/CMakeCache.txt; then
+# The pure-Eigen matrix products (kernels/gemm.hpp without oneDNN and OpenBLAS) must keep passing: where the build
+# above found either, the tests that exercise products run again in a second build with both off.
+if grep -q -E '^LNFOLD_(OPENBLAS|ONEDNN)_LIBRARY:FILEPATH=/' build/CMakeCache.txt; then
   eigen_tests=(test_gemm test_layers_dense test_layers_attention test_layers_conv2d test_thread_invariance
                test_parity_gradients test_models_gpt2 test_models_vit)
-  cmake -S . -B build-eigen -DCMAKE_BUILD_TYPE=Release -DLNFOLD_BLAS=OFF -DLNFOLD_BUILD_BENCH=OFF \
+  cmake -S . -B build-eigen -DCMAKE_BUILD_TYPE=Release -DLNFOLD_BLAS=OFF -DLNFOLD_ONEDNN=OFF -DLNFOLD_BUILD_BENCH=OFF \
         -DLNFOLD_BUILD_EXAMPLES=OFF
   cmake --build build-eigen -j"$jobs" --target "${eigen_tests[@]}"
   ctest --test-dir build-eigen --output-on-failure -j"$jobs" -R "^($(IFS='|'; echo "${eigen_tests[*]}"))\$"

@@ -1,8 +1,8 @@
-// kernels/gemm.hpp against a long-double reference: matmul_nt (with its epilogue), matmul_nn, matmul_tn_add and
+// kernels/gemm.hpp against a long-double reference: matmul_nt (with and without a bias), matmul_nn, matmul_tn_add and
 // the one-call products, float and double, row counts on both sides of blas_min_rows, column counts of one and of
 // several column blocks (with a short last one), operands inside wider rows (leading dimensions), and the same
-// bits for 1, 2 and 3 threads. Built once per backend: test_gemm (the build's: OpenBLAS where it was found) and
-// test_gemm_eigen (Eigen forced).
+// bits for 1, 2 and 3 threads. Built once per backend: test_gemm (the build's: oneDNN for float and OpenBLAS where
+// they were found), test_gemm_openblas (oneDNN off) and test_gemm_eigen (Eigen alone).
 #include <cmath>
 #include <cstddef>
 #include <cstring>
@@ -84,30 +84,35 @@ void check_nt(const shape& s) {
             exact[i * s.n + j] = sum;
             magnitude[i * s.n + j] = mag;
         }
-    const auto run = [&](int threads) {
+    const auto run = [&](int threads, const T* with_bias = nullptr) {
         std::vector<T> c(s.m * ldc, T(-7));
-        with_threads(threads, [&] {
-            k::matmul_nt(s.m, s.n, s.k, a.data(), lda, b.data(), ldb, c.data(), ldc,
-                         [&](std::size_t r0, std::size_t r1, std::size_t j0, std::size_t j1) {
-                             k::add_row_vector(c.data(), ldc, r0, r1, j0, j1, bias.data());
-                         });
-        });
+        with_threads(threads, [&] { k::matmul_nt(s.m, s.n, s.k, a.data(), lda, b.data(), ldb, c.data(), ldc, with_bias); });
         return c;
     };
-    const auto one = run(1);
-    std::vector<T> packed(s.m * s.n);
-    for (std::size_t i = 0; i < s.m; ++i) {
-        std::memcpy(&packed[i * s.n], &one[i * ldc], s.n * sizeof(T));
-        CHECK(one[i * ldc + s.n] == T(-7));  // the padding between rows is not written
-    }
-    check_close(packed, exact, magnitude, s.k + 1, "matmul_nt + bias");
-    for (int threads : {2, 3}) CHECK(std::memcmp(run(threads).data(), one.data(), one.size() * sizeof(T)) == 0);
+    const auto packed = [&](const std::vector<T>& c) {
+        std::vector<T> rows(s.m * s.n);
+        for (std::size_t i = 0; i < s.m; ++i) {
+            std::memcpy(&rows[i * s.n], &c[i * ldc], s.n * sizeof(T));
+            CHECK(c[i * ldc + s.n] == T(-7));  // the padding between rows is not written
+        }
+        return rows;
+    };
+    const auto one = run(1, bias.data());
+    check_close(packed(one), exact, magnitude, s.k + 1, "matmul_nt + bias");
+    for (int threads : {2, 3}) CHECK(std::memcmp(run(threads, bias.data()).data(), one.data(), one.size() * sizeof(T)) == 0);
+
+    // Without a bias: the product alone.
+    std::vector<real> product(exact.size());
+    for (std::size_t i = 0; i < s.m; ++i)
+        for (std::size_t j = 0; j < s.n; ++j) product[i * s.n + j] = exact[i * s.n + j] - real(bias[j]);
+    const auto plain = run(1);
+    check_close(packed(plain), product, magnitude, s.k + 1, "matmul_nt");
+    for (int threads : {2, 3}) CHECK(std::memcmp(run(threads).data(), plain.data(), plain.size() * sizeof(T)) == 0);
 
     // product_nt is one call: where the product is a single column block, the same bits as matmul_nt.
     if (s.n <= k::detail::column_block(s.n)) {
         std::vector<T> c(s.m * ldc, T(-7));
-        k::product_nt(s.m, s.n, s.k, a.data(), lda, b.data(), ldb, c.data(), ldc);
-        k::add_row_vector(c.data(), ldc, 0, s.m, 0, s.n, bias.data());
+        k::product_nt(s.m, s.n, s.k, a.data(), lda, b.data(), ldb, c.data(), ldc, bias.data());
         CHECK(std::memcmp(c.data(), one.data(), c.size() * sizeof(T)) == 0);
     }
 }
@@ -188,5 +193,8 @@ TEST_CASE("empty products leave C alone", "[kernels][gemm]") {
 }
 
 TEST_CASE("the backend is the one the build asked for", "[kernels][gemm]") {
-    CHECK(std::string(k::gemm_backend_name()) == (LNFOLD_WITH_OPENBLAS ? "OpenBLAS" : "Eigen"));
+    const std::string name = k::gemm_backend_name();
+    CHECK((name.find("oneDNN") != std::string::npos) == bool(LNFOLD_WITH_ONEDNN));
+    CHECK((name.find("OpenBLAS") != std::string::npos) == bool(LNFOLD_WITH_OPENBLAS));
+    CHECK((name.find("Eigen") != std::string::npos) == !LNFOLD_WITH_OPENBLAS);  // double products: OpenBLAS or Eigen
 }

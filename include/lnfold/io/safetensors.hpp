@@ -428,7 +428,7 @@ public:
     // Any dtype, from its little-endian bytes (numel x dtype size of them).
     void add_raw(std::string name, dtype type, std::vector<std::size_t> shape, std::span<const std::uint8_t> bytes) {
         check_new(name, type, shape, bytes.size());
-        entry e{std::move(name), type, std::move(shape)};
+        entry e{std::move(name), type, std::move(shape), {}};
         e.bytes.assign(bytes.begin(), bytes.end());
         e.size = e.bytes.size();
         entries_.push_back(std::move(e));
@@ -605,7 +605,7 @@ private:
     template <class V>
     void add_values(std::string name, dtype type, std::span<const V> values, std::vector<std::size_t> shape) {
         check_new(name, type, shape, values.size() * sizeof(V));
-        entry e{std::move(name), type, std::move(shape)};
+        entry e{std::move(name), type, std::move(shape), {}};
         e.bytes.resize(values.size() * sizeof(V));
         using U = std::conditional_t<sizeof(V) == 4, std::uint32_t, std::uint64_t>;
         for (std::size_t i = 0; i < values.size(); ++i)
@@ -619,7 +619,7 @@ private:
         static_assert(std::is_same_v<V, float> || std::is_same_v<V, double>, "lnfold: add_view takes float or double");
         constexpr dtype type = std::is_same_v<V, float> ? dtype::F32 : dtype::F64;
         check_new(name, type, shape, values.size() * sizeof(V));
-        entry e{std::move(name), type, std::move(shape)};
+        entry e{std::move(name), type, std::move(shape), {}};
         e.view = values.data();
         e.rows = rows;
         e.cols = cols;

@@ -99,12 +99,9 @@ struct Conv2d : layer_defaults {
                     c.scratch[p * patch + k] = at >= 0 ? c.x[at] : T(0);
                 });
             });
-            T* y = c.y + g * group_out;
-            const T* bias = c.params + param_offset<Conv2d>(Bias ? 1 : 0) + g * group_out;
+            const T* bias = Bias ? c.params + param_offset<Conv2d>(Bias ? 1 : 0) + g * group_out : nullptr;
             kernels::matmul_nt(pixels, group_out, patch, static_cast<const T*>(c.scratch), patch, c.params + g * group_out * patch,
-                               patch, y, Cout, [&](std::size_t r0, std::size_t r1, std::size_t j0, std::size_t j1) {
-                                   if constexpr (Bias) kernels::add_row_vector(y, Cout, r0, r1, j0, j1, bias);
-                               });
+                               patch, c.y + g * group_out, Cout, bias);
         }
     }
 

@@ -28,16 +28,12 @@ struct Linear : layer_defaults {
     }();
     static std::string type_name() { return "Linear<" + std::to_string(In) + ", " + std::to_string(Out) + ">"; }
 
-    // Y (rows x Out) = X (rows x In) Wᵀ (+ b, added to each block of Y while it is in cache): kernels::matmul_nt
-    // (fixed blocks, so the same bits for every thread count).
+    // Y (rows x Out) = X (rows x In) Wᵀ (+ b, the product's starting value): kernels::matmul_nt (fixed blocks, so
+    // the same bits for every thread count).
     template <class T>
     static void forward(const layer_call<T>& c) {
-        const std::size_t rows = c.in.row_count();
-        const T* bias = c.params + param_offset<Linear>(Bias ? 1 : 0);
-        kernels::matmul_nt(rows, Out, In, c.x, In, c.params, In, c.y, Out,
-                           [&](std::size_t r0, std::size_t r1, std::size_t j0, std::size_t j1) {
-                               if constexpr (Bias) kernels::add_row_vector(c.y, Out, r0, r1, j0, j1, bias);
-                           });
+        const T* bias = Bias ? c.params + param_offset<Linear>(Bias ? 1 : 0) : nullptr;
+        kernels::matmul_nt(c.in.row_count(), Out, In, c.x, In, c.params, In, c.y, Out, bias);
     }
 
     // dX (rows x In) = dY W;  dW (Out x In) += dYᵀ X;  db += column sums of dY.

@@ -49,9 +49,12 @@ struct SelfAttention : layer_defaults {
         return checked_add(projections, "values", scores, "scores", at);
     }
 
-    // Query rows per score block: with a causal mask, block [i0, i1) needs the keys [0, i1) only, so the products
-    // skip the upper triangle but for the blocks' diagonal squares (about half the work at long contexts).
-    static constexpr std::size_t query_block = 64;
+    // Query rows per score block: with a causal mask, block [i0, i1) needs the keys [0, i1) only, so blocks of 64
+    // rows skip the upper triangle but for their diagonal squares (about half the work at long contexts); without a
+    // mask one block of every row makes the fewest, largest products.
+    static constexpr std::size_t query_block(std::size_t tokens) {
+        return Causal ? std::min<std::size_t>(tokens, 64) : tokens;
+    }
 
     template <class T>
     static void forward(const layer_call<T>& c) {
@@ -63,10 +66,7 @@ struct SelfAttention : layer_defaults {
         const T* w_proj = c.params + param_offset<SelfAttention>(2);
         const T* b_proj = c.params + param_offset<SelfAttention>(3);
 
-        kernels::matmul_nt(rows, 3 * Dim, Dim, c.x, Dim, c.params, Dim, qkv, 3 * Dim,
-                           [&](std::size_t r0, std::size_t r1, std::size_t j0, std::size_t j1) {
-                               kernels::add_row_vector(qkv, 3 * Dim, r0, r1, j0, j1, b_qkv);
-                           });
+        kernels::matmul_nt(rows, 3 * Dim, Dim, c.x, Dim, c.params, Dim, qkv, 3 * Dim, b_qkv);
 
         // Per (sample, head) pair and block of query rows [i0, i1), keys [0, j1) (j1 = i1 when causal, else all):
         //   S = Q Kᵀ (into P's rows), P = softmax(S / sqrt(hd)) row by row, ctx = P V.
@@ -81,8 +81,8 @@ struct SelfAttention : layer_defaults {
                 const T* v = q + 2 * Dim;
                 T* p = probs + pair * tokens * tokens;
                 T* out = ctx + b * tokens * Dim + h * head_dim;
-                for (std::size_t i0 = 0; i0 < tokens; i0 += query_block) {
-                    const std::size_t i1 = std::min(tokens, i0 + query_block), keys = Causal ? i1 : tokens;
+                for (std::size_t i0 = 0; i0 < tokens; i0 += query_block(tokens)) {
+                    const std::size_t i1 = std::min(tokens, i0 + query_block(tokens)), keys = Causal ? i1 : tokens;
                     kernels::product_nt(i1 - i0, keys, head_dim, q + i0 * 3 * Dim, 3 * Dim, k, 3 * Dim, p + i0 * tokens, tokens);
                     for (std::size_t i = i0; i < i1; ++i) {
                         T* row = p + i * tokens;
@@ -96,10 +96,7 @@ struct SelfAttention : layer_defaults {
             }
         });
 
-        kernels::matmul_nt(rows, Dim, Dim, static_cast<const T*>(ctx), Dim, w_proj, Dim, c.y, Dim,
-                           [&](std::size_t r0, std::size_t r1, std::size_t j0, std::size_t j1) {
-                               kernels::add_row_vector(c.y, Dim, r0, r1, j0, j1, b_proj);
-                           });
+        kernels::matmul_nt(rows, Dim, Dim, static_cast<const T*>(ctx), Dim, w_proj, Dim, c.y, Dim, b_proj);
     }
 
     // Backward, from the saved qkv, ctx and P:
@@ -108,11 +105,11 @@ struct SelfAttention : layer_defaults {
     //       dP = dctx_i Vᵀ;  dS = P ⊙ (dP - rowsum(dP ⊙ P)) / sqrt(hd)   (masked entries have P = 0: dS = 0)
     //       dV += Pᵀ dctx_i;  dQ_i = dS K;  dK += dSᵀ Q_i                 (dV, dK summed over the blocks in order)
     //   dWqkv += dqkvᵀ x;  dbqkv += Σ dqkv;  dx = dqkv Wqkv
-    // Work: dctx (rows x Dim) | dqkv (rows x 3*Dim) | dP (query_block x tokens per (sample, head) pair, so that
+    // Work: dctx (rows x Dim) | dqkv (rows x 3*Dim) | dP (query_block rows x tokens per (sample, head) pair, so that
     // pairs run on threads independently).
     static std::size_t backward_scratch_size(const Layout& in, std::size_t, std::string_view path) {
         const layer_context<SelfAttention> at{path, "the backward work space"};
-        const std::size_t block_rows = std::min(in.tokens, query_block);
+        const std::size_t block_rows = query_block(in.tokens);
         const std::size_t per_pair = checked_mul(block_rows, "query rows", in.tokens, "tokens", at);
         return checked_add(checked_mul(in.row_count(), "rows", 4 * Dim, "values", at), "values",
                            checked_mul(in.batch * Heads, "(sample, head) pairs", per_pair, "scores", at), "scores", at);
@@ -126,7 +123,7 @@ struct SelfAttention : layer_defaults {
         T* dctx = c.work;
         T* dqkv = dctx + rows * Dim;
         T* dp_buffers = dqkv + rows * 3 * Dim;
-        const std::size_t block_rows = std::min(tokens, query_block);
+        const std::size_t block_rows = query_block(tokens);
         const auto dy = map_matrix(c.dy, rows, Dim);
 
         kernels::matmul_tn_add(Dim, Dim, rows, c.dy, Dim, ctx, Dim, c.dparams + param_offset<SelfAttention>(2), Dim);
@@ -152,8 +149,8 @@ struct SelfAttention : layer_defaults {
                     std::fill_n(dk + i * 3 * Dim, head_dim, T(0));
                     std::fill_n(dv + i * 3 * Dim, head_dim, T(0));
                 }
-                for (std::size_t i0 = 0; i0 < tokens; i0 += query_block) {
-                    const std::size_t i1 = std::min(tokens, i0 + query_block), keys = Causal ? i1 : tokens, n = i1 - i0;
+                for (std::size_t i0 = 0; i0 < tokens; i0 += block_rows) {
+                    const std::size_t i1 = std::min(tokens, i0 + block_rows), keys = Causal ? i1 : tokens, n = i1 - i0;
                     const T* p_block = p + i0 * tokens;
                     kernels::product_tn_add(keys, head_dim, n, p_block, tokens, dc + i0 * Dim, Dim, dv, 3 * Dim);
                     kernels::product_nt(n, keys, head_dim, dc + i0 * Dim, Dim, v, 3 * Dim, ds, tokens);  // dP
