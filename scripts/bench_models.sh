@@ -3,7 +3,8 @@
 # at 256 and 1024 tokens, ViT-S/16 at batch 1 and 8, a Post-LN BERT-style control, and two training steps; lnfold's
 # LayerNorm, folded and no-norm variants and torch's same modules interleaved round-robin with one timer, at 1 and 2
 # threads, min and median. Checks first that lnfold and torch compute the same function on the same weights.
-# Writes docs/performance.csv, docs/performance.md and docs/img/performance.png; prints CPU, ISA, threads, compiler,
+# Writes docs/performance.csv, docs/performance.md, docs/img/performance.png and (default run only) the GEMM backends'
+# table docs/performance_gemm.csv (bench_gemm); prints CPU, ISA, threads, compiler,
 # flags and each BLAS in use (OpenBLAS's kernel by its core name).
 #   bash scripts/bench_models.sh                          # every case, 1 and 2 threads (about 6-8 minutes on 2 cores)
 #   bash scripts/bench_models.sh --quick                  # smoke test: 1 thread, few rounds, small cases; writes
@@ -29,7 +30,7 @@ fi
 bash scripts/install_deps.sh "${extra[@]}"
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DLNFOLD_BUILD_BENCH=ON -DLNFOLD_BUILD_TESTS=OFF \
   -DLNFOLD_BUILD_EXAMPLES=OFF > /dev/null
-cmake --build build-bench -j"${LNFOLD_BUILD_JOBS:-$(nproc)}" --target lnfold_model_cases
+cmake --build build-bench -j"${LNFOLD_BUILD_JOBS:-$(nproc)}" --target lnfold_model_cases bench_gemm
 
 export LNFOLD_BENCH_OPENBLAS_CORETYPE_WAS="${OPENBLAS_CORETYPE:-}"
 export LNFOLD_BENCH_OPENBLAS_L2_SIZE_WAS="${OPENBLAS_L2_SIZE:-}"
@@ -37,4 +38,13 @@ unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 # OpenBLAS sizes its thread pool from OPENBLAS_NUM_THREADS when it loads: peer_models.py sets it to the largest
 # thread count of the run, then openblas_set_num_threads(n) per count.
 unset OPENBLAS_NUM_THREADS
-exec "${PYTHON:-/usr/bin/python3}" bench/peer_models.py --lib build-bench/bench/liblnfold_model_cases.so "$@"
+"${PYTHON:-/usr/bin/python3}" bench/peer_models.py --lib build-bench/bench/liblnfold_model_cases.so "$@"
+# The matrix-product backends at the models' Linear shapes, one thread (docs/performance.md "GEMM backends"), with
+# a run that writes docs/ (not --quick, --cases, --list, --check-only, --doc).
+case " $* " in
+  *" --quick "*|*" --cases "*|*" --list "*|*" --check-only "*|*" --doc "*) ;;
+  *)
+    echo "== bench_gemm: Eigen, OpenBLAS, BLIS, oneDNN and lnfold's matmul_nt at the models' Linear shapes, 1 thread"
+    build-bench/bench/bench_gemm | tee docs/performance_gemm.csv
+    "${PYTHON:-/usr/bin/python3}" bench/gemm_table.py docs/performance_gemm.csv docs/performance.md ;;
+esac
