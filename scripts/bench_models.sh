@@ -3,8 +3,9 @@
 # at 256 and 1024 tokens, ViT-S/16 at batch 1 and 8, a Post-LN BERT-style control, and two training steps; lnfold's
 # LayerNorm, folded and no-norm variants and torch's same modules interleaved round-robin with one timer, at 1 and 2
 # threads, min and median. Checks first that lnfold and torch compute the same function on the same weights.
-# Writes docs/performance.csv, docs/performance.md, docs/img/performance.png and (default run only) the GEMM backends'
-# table docs/performance_gemm.csv (bench_gemm); prints CPU, ISA, threads, compiler,
+# Writes docs/performance.csv, docs/performance.md, docs/img/performance.png and (when writing docs/) the GEMM
+# backends' table docs/performance_gemm.csv (bench_gemm) and the loading and construction times (bench_load, on a
+# 548 MB GPT-2-small checkpoint with random weights made in build-bench/); prints CPU, ISA, threads, compiler,
 # flags and each BLAS in use (OpenBLAS's kernel by its core name).
 #   bash scripts/bench_models.sh                          # every case, 1 and 2 threads (about 6-8 minutes on 2 cores)
 #   bash scripts/bench_models.sh --quick                  # smoke test: 1 thread, few rounds, small cases; writes
@@ -30,7 +31,7 @@ fi
 bash scripts/install_deps.sh "${extra[@]}"
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DLNFOLD_BUILD_BENCH=ON -DLNFOLD_BUILD_TESTS=OFF \
   -DLNFOLD_BUILD_EXAMPLES=OFF > /dev/null
-cmake --build build-bench -j"${LNFOLD_BUILD_JOBS:-$(nproc)}" --target lnfold_model_cases bench_gemm
+cmake --build build-bench -j"${LNFOLD_BUILD_JOBS:-$(nproc)}" --target lnfold_model_cases bench_gemm bench_load
 
 export LNFOLD_BENCH_OPENBLAS_CORETYPE_WAS="${OPENBLAS_CORETYPE:-}"
 export LNFOLD_BENCH_OPENBLAS_L2_SIZE_WAS="${OPENBLAS_L2_SIZE:-}"
@@ -46,5 +47,12 @@ case " $* " in
   *)
     echo "== bench_gemm: Eigen, OpenBLAS, BLIS, oneDNN and lnfold's matmul_nt at the models' Linear shapes, 1 thread"
     build-bench/bench/bench_gemm | tee docs/performance_gemm.csv
-    "${PYTHON:-/usr/bin/python3}" bench/gemm_table.py docs/performance_gemm.csv docs/performance.md ;;
+    "${PYTHON:-/usr/bin/python3}" bench/gemm_table.py docs/performance_gemm.csv docs/performance.md
+    # Loading a GPT-2-small checkpoint (random weights, made once) and constructing the model.
+    checkpoint=build-bench/gpt2_small_random.safetensors
+    [ -f "$checkpoint" ] || "${PYTHON:-/usr/bin/python3}" bench/make_gpt2_checkpoint.py "$checkpoint"
+    echo "== bench_load: $checkpoint"
+    build-bench/bench/bench_load "$checkpoint" 3 | tee build-bench/performance_load.md
+    "${PYTHON:-/usr/bin/python3}" bench/doc_section.py bench/bench_load.cpp build-bench/performance_load.md \
+      docs/performance.md ;;
 esac
