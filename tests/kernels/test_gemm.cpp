@@ -64,9 +64,7 @@ void with_threads(int threads, Body&& body) {
 struct shape {
     std::size_t m, n, k;
 };
-// {600, 200, 20} and {1100, 300, 9}: tall outputs, split into row blocks too (grid: 3 x 2 and 6 x 1).
-const shape shapes[] = {{1, 7, 5},      {15, 130, 33},   {16, 700, 64},  {17, 1000, 3},
-                        {70, 333, 129}, {130, 2500, 40}, {600, 200, 20}, {1100, 300, 9}};
+const shape shapes[] = {{1, 7, 5}, {15, 130, 33}, {16, 700, 64}, {17, 1000, 3}, {70, 333, 129}, {130, 2500, 40}};
 
 template <class T>
 void check_nt(const shape& s) {
@@ -112,7 +110,7 @@ void check_nt(const shape& s) {
     for (int threads : {2, 3}) CHECK(std::memcmp(run(threads).data(), plain.data(), plain.size() * sizeof(T)) == 0);
 
     // product_nt is one call: where the product is a single column block, the same bits as matmul_nt.
-    if (const auto g = k::detail::grid(s.m, s.n); g.rows >= s.m && g.columns >= s.n) {
+    if (s.n <= k::detail::column_block(s.n)) {
         std::vector<T> c(s.m * ldc, T(-7));
         k::product_nt(s.m, s.n, s.k, a.data(), lda, b.data(), ldb, c.data(), ldc, bias.data());
         CHECK(std::memcmp(c.data(), one.data(), c.size() * sizeof(T)) == 0);

@@ -129,24 +129,6 @@ inline std::size_t column_block(std::size_t n) {
     return std::clamp<std::size_t>((sixth + 15) / 16 * 16, narrowest, std::max<std::size_t>(narrowest, 512));
 }
 
-// The blocks of an output C (m x n) for matmul_nt / matmul_nn: rows x columns per block. Six blocks (so 1, 2, 3 or 6
-// threads share them evenly), split R x C = 1x6, 2x3, 3x2 or 6x1: each block packs its rows of A and its columns
-// of B, so the split packs A C times and B R times; it takes the R that makes C m + R n smallest (strictly, from
-// R = 1 up), with at least 64 rows per block. R = 1 (the usual batch-1 shape, m below n) gives column_block(n);
-// taller outputs (ViT at batch 8, GPT-2 at 1024 tokens) split rows too and pack the activations 2-3 times, not 6.
-struct block_grid {
-    std::size_t rows, columns;
-};
-inline block_grid grid(std::size_t m, std::size_t n) {
-    std::size_t best = 1;
-    for (std::size_t r : {2, 3, 6})
-        if (m >= 64 * r && (6 / r) * m + r * n < (6 / best) * m + best * n) best = r;
-    if (best == 1) return {m, column_block(n)};
-    const std::size_t c = 6 / best;
-    const std::size_t columns = std::max<std::size_t>(((n + c - 1) / c + 15) / 16 * 16, LNFOLD_GEMM_MIN_COLUMN_BLOCK);
-    return {((m + best - 1) / best + 15) / 16 * 16, columns};
-}
-
 #if LNFOLD_WITH_OPENBLAS
 template <class T>
 void blas_gemm(CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, std::size_t m, std::size_t n, std::size_t k, const T* a,
@@ -165,19 +147,6 @@ void for_fixed_blocks(std::size_t size, std::size_t block, std::size_t work_per_
     const std::size_t blocks = size / block + (size % block != 0);
     parallel_for_rows(blocks, work_per_block, [&](std::size_t first, std::size_t last) {
         for (std::size_t b = first; b < last; ++b) body(b * block, std::min(size, (b + 1) * block));
-    });
-}
-
-// Calls body(r0, r1, j0, j1) for the blocks of grid(m, n) over C (m x n), shared among threads; k: the depth.
-template <class Body>
-void for_grid_blocks(std::size_t m, std::size_t n, std::size_t k, Body&& body) {
-    const block_grid g = grid(m, n);
-    const std::size_t row_blocks = (m + g.rows - 1) / g.rows, column_blocks = (n + g.columns - 1) / g.columns;
-    parallel_for_rows(row_blocks * column_blocks, g.rows * g.columns * k, [&](std::size_t first, std::size_t last) {
-        for (std::size_t b = first; b < last; ++b) {
-            const std::size_t r0 = b / column_blocks * g.rows, j0 = b % column_blocks * g.columns;
-            body(r0, std::min(m, r0 + g.rows), j0, std::min(n, j0 + g.columns));
-        }
     });
 }
 
@@ -238,27 +207,28 @@ void product_tn_add(std::size_t m, std::size_t n, std::size_t k, const T* a, std
     map_strided(c, m, n, ldc).noalias() += map_strided(a, k, m, lda).transpose() * map_strided(b, k, n, ldb);
 }
 
-// C (m x n) = A (m x k) Bᵀ (+ bias, as in product_nt), B (n x k), over threads in the fixed blocks of grid(m, n)
-// (usually blocks of C's columns, each packing only its slice of B: the weights are read once).
+// C (m x n) = A (m x k) Bᵀ (+ bias, as in product_nt), B (n x k), over threads in fixed blocks of C's columns (each
+// packs only its slice of B: the weights are read once).
 template <class T>
 void matmul_nt(std::size_t m, std::size_t n, std::size_t k, const T* a, std::size_t lda, const T* b, std::size_t ldb,
                T* c, std::size_t ldc, const T* bias = nullptr) {
     if (m == 0 || n == 0) return;
     [[maybe_unused]] const blas_single_thread hold;
-    detail::for_grid_blocks(m, n, k, [&](std::size_t r0, std::size_t r1, std::size_t j0, std::size_t j1) {
-        product_nt(r1 - r0, j1 - j0, k, a + r0 * lda, lda, b + j0 * ldb, ldb, c + r0 * ldc + j0, ldc,
-                   bias != nullptr ? bias + j0 : nullptr);
+    const std::size_t block = detail::column_block(n);
+    detail::for_fixed_blocks(n, block, m * block * k, [&](std::size_t j0, std::size_t j1) {
+        product_nt(m, j1 - j0, k, a, lda, b + j0 * ldb, ldb, c + j0, ldc, bias != nullptr ? bias + j0 : nullptr);
     });
 }
 
-// C (m x n) = A (m x k) B, B (k x n), over threads in the fixed blocks of grid(m, n).
+// C (m x n) = A (m x k) B, B (k x n), over threads in fixed blocks of C's columns.
 template <class T>
 void matmul_nn(std::size_t m, std::size_t n, std::size_t k, const T* a, std::size_t lda, const T* b, std::size_t ldb, T* c,
                std::size_t ldc) {
     if (m == 0 || n == 0) return;
     [[maybe_unused]] const blas_single_thread hold;
-    detail::for_grid_blocks(m, n, k, [&](std::size_t r0, std::size_t r1, std::size_t j0, std::size_t j1) {
-        product_nn(r1 - r0, j1 - j0, k, a + r0 * lda, lda, b + j0, ldb, c + r0 * ldc + j0, ldc);
+    const std::size_t block = detail::column_block(n);
+    detail::for_fixed_blocks(n, block, m * block * k, [&](std::size_t j0, std::size_t j1) {
+        product_nn(m, j1 - j0, k, a, lda, b + j0, ldb, c + j0, ldc);
     });
 }
 
