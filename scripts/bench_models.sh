@@ -47,7 +47,9 @@ case " $* " in
   *)
     echo "== bench_gemm: Eigen, OpenBLAS, BLIS, oneDNN and lnfold's matmul_nt at the models' Linear shapes, 1 thread"
     build-bench/bench/bench_gemm | tee docs/performance_gemm.csv
-    "${PYTHON:-/usr/bin/python3}" bench/gemm_table.py docs/performance_gemm.csv docs/performance.md
+    "${PYTHON:-/usr/bin/python3}" bench/gemm_table.py docs/performance_gemm.csv > build-bench/performance_gemm.md
+    "${PYTHON:-/usr/bin/python3}" bench/doc_section.py bench/gemm_table.py build-bench/performance_gemm.md \
+      docs/performance.md
     # Loading a GPT-2-small checkpoint (random weights, made once) and constructing the model.
     checkpoint=build-bench/gpt2_small_random.safetensors
     [ -f "$checkpoint" ] || "${PYTHON:-/usr/bin/python3}" bench/make_gpt2_checkpoint.py "$checkpoint"

@@ -119,10 +119,10 @@ inline double fast_sqrt(double t) {
 // value by value identical to the loop over random_stream (tests/io/test_fast_paths.cpp checks it), but each
 // value is computed from its own position, so that a range [first, first + n) of the stream can be filled alone
 // (Model::initialize fills large tensors in parallel). For float, fill_normal evaluates log and cos with the
-// polynomials above (and sqrt by Newton steps; a few ulps in all, vectorisable) instead of the C library's, and keeps the result only when the
-// float it rounds to is certain: the value +- 2^-44 relative (hundreds of ulps of either computation) must round to
-// the same float; otherwise (about one value in a million) it is recomputed with std::log and std::cos exactly as
-// random_stream::normal does. For double, every value uses std::log and std::cos.
+// polynomials above (and sqrt by Newton steps; a few ulps in all, vectorisable) instead of the C library's, and
+// keeps the result only when the float it rounds to is certain: the value +- 2^-43 relative (hundreds of ulps of
+// either computation) must round to the same float; otherwise (about one value in a million) it is recomputed with
+// std::log and std::cos exactly as random_stream::normal does. For double, every value uses std::log and std::cos.
 template <class T>
 void fill_uniform(std::uint64_t seed, std::size_t first, double lo, double hi, T* out, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i)

@@ -19,7 +19,7 @@
 //
 // Every vector lane and the last n mod W values (W = lanes, copied into one zero-padded vector) go through the
 // same vector code, so a value's result depends neither on n nor on its position: the same for every split of a
-// matrix into rows or threads, and for a fused epilogue calling this on one row. scalar_arch (or a T without a
+// matrix into rows or threads, or for a caller passing one row at a time. scalar_arch (or a T without a
 // register) evaluates the same formulas on scalars (std::exp, std::erfc). Accuracy, measured over a dense range
 // with infinities, denormals and NaN: docs/kernels.md "Activations and softmax" (tests/kernels/test_activations.cpp).
 #include <algorithm>
