@@ -13,7 +13,7 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 # above found either, the tests that exercise products run again in a second build with both off.
 if grep -q -E '^LNFOLD_(OPENBLAS|ONEDNN)_LIBRARY:FILEPATH=/' build/CMakeCache.txt; then
   eigen_tests=(test_gemm test_layers_dense test_layers_attention test_layers_conv2d test_thread_invariance
-               test_parity_gradients test_models_gpt2 test_models_vit)
+               test_parity_gradients test_models_gpt2 test_models_vit test_no_allocation)
   cmake -S . -B build-eigen -DCMAKE_BUILD_TYPE=Release -DLNFOLD_BLAS=OFF -DLNFOLD_ONEDNN=OFF -DLNFOLD_BUILD_BENCH=OFF \
         -DLNFOLD_BUILD_EXAMPLES=OFF
   cmake --build build-eigen -j"$jobs" --target "${eigen_tests[@]}"

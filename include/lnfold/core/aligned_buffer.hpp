@@ -78,7 +78,7 @@ private:
     void reserve_zeroed(std::size_t count, std::string_view who, const What& what) {
         release();
         if (count > (std::numeric_limits<std::size_t>::max() - arena_alignment_bytes) / sizeof(T))
-            throw allocation_error("lnfold: " + std::string(who) + ": cannot allocate " + std::to_string(count) + " " +
+            raise<allocation_error>("lnfold: " + std::string(who) + ": cannot allocate " + std::to_string(count) + " " +
                                    detail::element_plural<T>() + " for " + detail::lazy_text(what) +
                                    ": the byte count overflows size_t");
         // calloc (which returns null rather than throwing, also under sanitizers), aligned by hand: a large block
@@ -87,7 +87,7 @@ private:
         // would write every page at once.
         block_ = std::calloc(count * sizeof(T) + arena_alignment_bytes, 1);
         if (block_ == nullptr)
-            throw allocation_error("lnfold: " + std::string(who) + ": cannot allocate " +
+            raise<allocation_error>("lnfold: " + std::string(who) + ": cannot allocate " +
                                    std::to_string(count * sizeof(T)) + " bytes for " + detail::lazy_text(what));
         const std::uintptr_t at = reinterpret_cast<std::uintptr_t>(block_);
         data_ = reinterpret_cast<T*>((at + arena_alignment_bytes - 1) & ~std::uintptr_t{arena_alignment_bytes - 1});

@@ -21,7 +21,7 @@ namespace lnfold {
 namespace detail {
 
 template <class Context>
-[[noreturn, gnu::cold, gnu::noinline]] void throw_size_overflow(std::size_t a, std::string_view a_unit, const char* op,
+[[noreturn, gnu::cold, gnu::noinline]] void report_size_overflow(std::size_t a, std::string_view a_unit, const char* op,
                                                                std::size_t b, std::string_view b_unit,
                                                                const Context& context) {
     std::string message = lazy_text(context);
@@ -30,7 +30,7 @@ template <class Context>
     message += op + std::to_string(b) + " ";
     message += b_unit;
     message += " overflows size_t";
-    throw shape_error(message);
+    raise<shape_error>(message);
 }
 
 }  // namespace detail
@@ -40,7 +40,7 @@ constexpr std::size_t checked_mul(std::size_t a, std::string_view a_unit, std::s
                                   const Context& context) {
     std::size_t product = 0;
     if (__builtin_mul_overflow(a, b, &product)) [[unlikely]]
-        detail::throw_size_overflow(a, a_unit, " x ", b, b_unit, context);
+        detail::report_size_overflow(a, a_unit, " x ", b, b_unit, context);
     return product;
 }
 
@@ -49,7 +49,7 @@ constexpr std::size_t checked_add(std::size_t a, std::string_view a_unit, std::s
                                   const Context& context) {
     std::size_t sum = 0;
     if (__builtin_add_overflow(a, b, &sum)) [[unlikely]]
-        detail::throw_size_overflow(a, a_unit, " + ", b, b_unit, context);
+        detail::report_size_overflow(a, a_unit, " + ", b, b_unit, context);
     return sum;
 }
 

@@ -36,11 +36,11 @@ inline std::vector<std::uint8_t> read_idx(const std::string& path, std::uint32_t
     const std::size_t rank = expected_magic & 0xff;
     const std::size_t header = 4 + 4 * rank;
     if (bytes.size() < header)
-        throw io_error("lnfold: '" + path + "' is truncated: the IDX header needs " + std::to_string(header) +
+        raise<io_error>("lnfold: '" + path + "' is truncated: the IDX header needs " + std::to_string(header) +
                        " bytes, the file has " + std::to_string(bytes.size()));
     const std::uint32_t magic = big_endian_u32(bytes, 0);
     if (magic != expected_magic)
-        throw io_error("lnfold: '" + path + "' has IDX magic number " + std::to_string(magic) + ", expected " +
+        raise<io_error>("lnfold: '" + path + "' has IDX magic number " + std::to_string(magic) + ", expected " +
                        std::to_string(expected_magic) + " (" + (rank == 3 ? "images" : "labels") + ")");
     dims.clear();
     // The sizes are the file's: their product (up to 2^96) is checked for overflow before it is compared.
@@ -48,11 +48,11 @@ inline std::vector<std::uint8_t> read_idx(const std::string& path, std::uint32_t
     for (std::size_t d = 0; d < rank; ++d) {
         dims.push_back(big_endian_u32(bytes, 4 + 4 * d));
         if (__builtin_mul_overflow(total, dims.back(), &total) || total > SIZE_MAX - header)
-            throw io_error("lnfold: '" + path + "' has IDX sizes whose product overflows size_t (the file has " +
+            raise<io_error>("lnfold: '" + path + "' has IDX sizes whose product overflows size_t (the file has " +
                            std::to_string(bytes.size()) + " bytes)");
     }
     if (bytes.size() != header + total)
-        throw io_error("lnfold: '" + path + "' is truncated or has trailing bytes: expected " +
+        raise<io_error>("lnfold: '" + path + "' is truncated or has trailing bytes: expected " +
                        std::to_string(header + total) + " bytes, got " + std::to_string(bytes.size()));
     return std::vector<std::uint8_t>(bytes.begin() + static_cast<std::ptrdiff_t>(header), bytes.end());
 }
@@ -66,7 +66,7 @@ inline image_dataset load_idx_images(const std::string& images_path, const std::
     const auto images = detail::read_idx(images_path, 0x00000803, image_dims);
     const auto labels = detail::read_idx(labels_path, 0x00000801, label_dims);
     if (image_dims[0] != label_dims[0])
-        throw io_error("lnfold: '" + images_path + "' has " + std::to_string(image_dims[0]) + " images but '" +
+        raise<io_error>("lnfold: '" + images_path + "' has " + std::to_string(image_dims[0]) + " images but '" +
                        labels_path + "' has " + std::to_string(label_dims[0]) + " labels");
     image_dataset out;
     out.count = limit > 0 ? std::min(limit, image_dims[0]) : image_dims[0];
@@ -83,7 +83,7 @@ inline image_dataset load_idx_images(const std::string& images_path, const std::
 inline image_dataset load_fashion_mnist(const std::string& split, std::size_t limit = 0,
                                         const std::string& dir = fashion_mnist_default_dir) {
     if (split != "train" && split != "test")
-        throw config_error("lnfold: load_fashion_mnist: split must be \"train\" or \"test\", got \"" + split + "\"");
+        raise<config_error>("lnfold: load_fashion_mnist: split must be \"train\" or \"test\", got \"" + split + "\"");
     const std::string prefix = dir + "/" + (split == "train" ? "train" : "t10k");
     return load_idx_images(prefix + "-images-idx3-ubyte.gz", prefix + "-labels-idx1-ubyte.gz", limit);
 }

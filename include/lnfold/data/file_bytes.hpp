@@ -26,17 +26,17 @@ inline std::vector<std::uint8_t> read_file_bytes(const std::string& path, const 
 #if LNFOLD_HAS_ZLIB
     // zlib reads the descriptor already checked to be a regular file (gzclose closes it).
     gzFile gz = gzdopen(file.fd(), "rb");
-    if (!gz) throw io_error("lnfold: cannot open " + io::detail::quoted(path) + " as gzip: out of memory");
+    if (!gz) raise<io_error>("lnfold: cannot open " + io::detail::quoted(path) + " as gzip: out of memory");
     file.release();
     std::vector<std::uint8_t> bytes;
     unsigned char buffer[1 << 16];
     int n = 0;
-    try {
+    LNFOLD_TRY {
         while ((n = gzread(gz, buffer, sizeof buffer)) > 0) bytes.insert(bytes.end(), buffer, buffer + n);
-    } catch (const std::bad_alloc&) {
+    } LNFOLD_CATCH(const std::bad_alloc&) {
         const std::size_t held = bytes.size();
         gzclose(gz);
-        throw io_error("lnfold: " + io::detail::quoted(path) + " decompresses to more than " + std::to_string(held) +
+        raise<io_error>("lnfold: " + io::detail::quoted(path) + " decompresses to more than " + std::to_string(held) +
                        " bytes, which do not fit in memory");
     }
     int code = Z_OK;
@@ -44,11 +44,11 @@ inline std::vector<std::uint8_t> read_file_bytes(const std::string& path, const 
     const bool failed = n < 0 || (code != Z_OK && code != Z_STREAM_END);
     gzclose(gz);
     if (failed)
-        throw io_error("lnfold: " + io::detail::quoted(path) + " is not a valid gzip file (truncated or corrupt): " +
+        raise<io_error>("lnfold: " + io::detail::quoted(path) + " is not a valid gzip file (truncated or corrupt): " +
                        message);
     return bytes;
 #else
-    throw io_error("lnfold: " + io::detail::quoted(path) + " is gzip-compressed, but lnfold was built without zlib: "
+    raise<io_error>("lnfold: " + io::detail::quoted(path) + " is gzip-compressed, but lnfold was built without zlib: "
                    "install zlib1g-dev and rebuild, or gunzip the file first");
 #endif
 }

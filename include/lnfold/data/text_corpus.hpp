@@ -27,7 +27,7 @@ struct text_corpus {
         std::vector<std::int32_t> out;
         out.reserve(s.size());
         for (unsigned char c : s) {
-            if (ids[c] < 0) throw index_error("lnfold: text_corpus::encode: character " + std::to_string(int(c)) + " is not in the vocabulary");
+            if (ids[c] < 0) raise<index_error>("lnfold: text_corpus::encode: character " + std::to_string(int(c)) + " is not in the vocabulary");
             out.push_back(ids[c]);
         }
         return out;
@@ -60,7 +60,7 @@ inline text_corpus load_fortunes(const std::string& dir = fortunes_default_dir) 
     std::error_code ec;
     const fs::file_status status = fs::status(dir, ec);
     if (!fs::is_directory(status))
-        throw io_error("lnfold: load_fortunes: '" + dir + "' is not a directory" + (ec ? ": " + ec.message() : "") +
+        raise<io_error>("lnfold: load_fortunes: '" + dir + "' is not a directory" + (ec ? ": " + ec.message() : "") +
                        " (install the Debian package fortunes)");
     std::vector<fs::path> files;
     fs::directory_iterator entries(dir, ec);
@@ -71,10 +71,10 @@ inline text_corpus load_fortunes(const std::string& dir = fortunes_default_dir) 
         if (!entry.is_regular_file(type) || entry.is_symlink(type) || p.has_extension()) continue;
         files.push_back(p);
     }
-    if (ec) throw io_error("lnfold: load_fortunes: cannot list '" + dir + "': " + ec.message());
+    if (ec) raise<io_error>("lnfold: load_fortunes: cannot list '" + dir + "': " + ec.message());
     std::sort(files.begin(), files.end());
     if (files.empty())
-        throw io_error("lnfold: load_fortunes: no fortune files in '" + dir + "' (install the Debian package fortunes)");
+        raise<io_error>("lnfold: load_fortunes: no fortune files in '" + dir + "' (install the Debian package fortunes)");
     std::string text;
     for (const auto& p : files) {
         const auto bytes = read_file_bytes(p.string());

@@ -87,7 +87,7 @@ constexpr bool is_centrable_kind(layer_kind kind) {
 template <class T>
 void centre_output(layer_kind kind, std::span<const param_spec> specs, T* block) {
     if (!is_centrable_kind(kind))
-        throw std::logic_error("lnfold: centre_output: a " + std::string(kind_name(kind)) + " cannot be centred");
+        raise<config_error>("lnfold: centre_output: a " + std::string(kind_name(kind)) + " cannot be centred");
     const std::size_t w = detail::output_weight_index(kind);
     const param_spec& weight = specs[w];
     T* values = block + detail::tensor_offset(specs, w);
@@ -105,7 +105,7 @@ void centre_output(layer_kind kind, std::span<const param_spec> specs, T* block)
 template <class T>
 void scale_output(layer_kind kind, std::span<const param_spec> specs, T* block, const T* scale) {
     if (!is_centrable_kind(kind))
-        throw std::logic_error("lnfold: scale_output: cannot fold a scale into a " + std::string(kind_name(kind)));
+        raise<config_error>("lnfold: scale_output: cannot fold a scale into a " + std::string(kind_name(kind)));
     const std::size_t w = detail::output_weight_index(kind);
     const param_spec& weight = specs[w];
     T* values = block + detail::tensor_offset(specs, w);

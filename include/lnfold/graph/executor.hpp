@@ -106,7 +106,7 @@ void backward_leaf(executor<T>& ex, std::size_t node, std::size_t param_base) {
     const activation<T>& in = ex.inputs[node];
     const activation<T>& out = ex.results[node];
     if constexpr (!requires { L::template backward<T>; }) {
-        throw config_error("lnfold: " + L::type_name() + " at '" + std::string(n.path.view()) + "' has no backward pass");
+        raise<config_error>("lnfold: " + L::type_name() + " at '" + std::string(n.path.view()) + "' has no backward pass");
     } else {
         const bool needs_dx = (n.input != network_input || ex.input_grad != nullptr) && !L::reads_tokens;
         const std::size_t in_rows = in.layout.row_count(), in_count = in_rows * in.width;  // checked by forward

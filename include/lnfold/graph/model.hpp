@@ -144,7 +144,7 @@ public:
     tensor_view<T> forward(std::span<const T> x, const Layout& layout) {
         last_ = {};  // a forward that throws, here or in run(), leaves no output
         if constexpr (reads_tokens) {
-            throw shape_error("lnfold: Model::forward: this network starts with an Embedding and reads token ids; "
+            raise<shape_error>("lnfold: Model::forward: this network starts with an Embedding and reads token ids; "
                               "pass std::span<const std::int32_t>");
         } else {
             const std::size_t rows = check_layout(layout);
@@ -158,7 +158,7 @@ public:
     tensor_view<T> forward(std::span<const std::int32_t> ids, const Layout& layout) {
         last_ = {};  // a forward that throws, here or in run(), leaves no output
         if constexpr (!reads_tokens) {
-            throw shape_error("lnfold: Model::forward: this network reads " + std::to_string(input_width) +
+            raise<shape_error>("lnfold: Model::forward: this network reads " + std::to_string(input_width) +
                               " features per row, not token ids; pass std::span<const T>");
         } else {
             check_input(ids.size(), layout, check_layout(layout), 1, "token ids");
@@ -173,9 +173,9 @@ public:
     // residual stream) get the sum of their consumers' gradients. Allocates only when a shape grows.
     void backward(std::span<const T> dy) {
         if (last_.data == nullptr)
-            throw config_error("lnfold: Model::backward: call forward first (backward differentiates the latest forward)");
+            raise<config_error>("lnfold: Model::backward: call forward first (backward differentiates the latest forward)");
         if (dy.size() != last_.size())
-            throw shape_error("lnfold: Model::backward: dL/d(output) needs " + std::to_string(last_.size()) + " values (" +
+            raise<shape_error>("lnfold: Model::backward: dL/d(output) needs " + std::to_string(last_.size()) + " values (" +
                               std::to_string(last_.rows()) + " rows x " + std::to_string(last_.width) + "), got " +
                               std::to_string(dy.size()));
         std::fill(exec_.has_grad.begin(), exec_.has_grad.end(), static_cast<unsigned char>(0));
@@ -191,16 +191,16 @@ public:
                                      "have no gradient; call backward(dy)");
         const std::size_t expected = last_input_.layout.row_count() * last_input_.width;  // checked by forward
         if (last_.data != nullptr && input_gradient.size() != expected)  // without a forward, backward(dy) says so
-            throw shape_error("lnfold: Model::backward: dL/d(input) needs " + std::to_string(expected) + " values (" +
+            raise<shape_error>("lnfold: Model::backward: dL/d(input) needs " + std::to_string(expected) + " values (" +
                               std::to_string(last_input_.layout.row_count()) + " rows x " +
                               std::to_string(last_input_.width) + "), got " + std::to_string(input_gradient.size()));
         exec_.input_grad = input_gradient.data();
         exec_.input_grad_written = false;
-        try {
+        LNFOLD_TRY {
             backward(dy);
-        } catch (...) {
+        } LNFOLD_CATCH(...) {
             exec_.input_grad = nullptr;
-            throw;
+            LNFOLD_RETHROW;
         }
         exec_.input_grad = nullptr;
         if (!exec_.input_grad_written) std::fill(input_gradient.begin(), input_gradient.end(), T(0));
@@ -237,7 +237,7 @@ public:
         std::string known;
         for (std::size_t t = 0; t < tensor_count && t < 8; ++t) known += (t ? ", " : "") + std::string(graph.tensors[t].path.view());
         if (tensor_count > 8) known += ", ...";
-        throw config_error("lnfold: no parameter named '" + std::string(path) + "' (the network has " +
+        raise<config_error>("lnfold: no parameter named '" + std::string(path) + "' (the network has " +
                            std::to_string(tensor_count) + ": " + known + ")");
     }
 
@@ -251,7 +251,7 @@ public:
     // without norms has no eps: config_error). eps must be finite and > 0 as a double and as T (config_error).
     void set_eps(double eps) {
         if constexpr (!has_norms)
-            throw config_error("lnfold: Model::set_eps: the network has no LayerNorm or RMSNorm, so it has no eps to set");
+            raise<config_error>("lnfold: Model::set_eps: the network has no LayerNorm or RMSNorm, so it has no eps to set");
         check_eps(eps, "all norms");
         for (std::size_t n = 0; n < node_count; ++n)
             if (is_norm(n)) exec_.settings[n].eps = eps;
@@ -292,7 +292,7 @@ private:
         std::string known;
         for (std::size_t n = 0; n < node_count; ++n)
             if (is_norm(n)) known += (known.empty() ? "" : ", ") + std::string(graph.nodes[n].path.view());
-        throw config_error("lnfold: no LayerNorm or RMSNorm at '" + std::string(path) + "' (norms: " +
+        raise<config_error>("lnfold: no LayerNorm or RMSNorm at '" + std::string(path) + "' (norms: " +
                            (known.empty() ? std::string("none") : known) + ")");
     }
     // The shortest text that reads back as v ("1e-300", "-1e-05", "inf").
@@ -305,11 +305,11 @@ private:
     static void check_eps(double eps, std::string_view where) {
         constexpr const char* type = std::is_same_v<T, float> ? "float" : "double";
         if (!(eps > 0) || !std::isfinite(eps))
-            throw config_error("lnfold: eps of " + std::string(where) + " must be a finite number > 0, got " +
+            raise<config_error>("lnfold: eps of " + std::string(where) + " must be a finite number > 0, got " +
                                number_text(eps));
         const bool fits = eps <= static_cast<double>(std::numeric_limits<T>::max()) && static_cast<T>(eps) > T(0);
         if (!fits)
-            throw config_error("lnfold: eps of " + std::string(where) + " must be a finite number > 0 in " + type +
+            raise<config_error>("lnfold: eps of " + std::string(where) + " must be a finite number > 0 in " + type +
                                " (the model's element type), got " + number_text(eps) + ", which is " +
                                (eps > 1 ? "inf" : "0") + " in " + type);
     }
@@ -317,17 +317,17 @@ private:
     // its height x width, and that neither product overflows size_t.
     static std::size_t check_layout(const Layout& layout) {
         if (layout.batch == 0 || layout.tokens == 0)
-            throw shape_error("lnfold: Model::forward: the batch layout " + layout.describe() + " is empty");
+            raise<shape_error>("lnfold: Model::forward: the batch layout " + layout.describe() + " is empty");
         if (layout.is_image() && layout.tokens != checked_mul(layout.height, "pixels high", layout.width, "pixels wide",
                                                               "lnfold: Model::forward: the image layout"))
-            throw shape_error("lnfold: Model::forward: an image layout needs tokens == height * width, got " +
+            raise<shape_error>("lnfold: Model::forward: an image layout needs tokens == height * width, got " +
                               std::to_string(layout.tokens));
         return checked_mul(layout.batch, "samples", layout.tokens, "tokens", "lnfold: Model::forward: the batch layout");
     }
     static void check_input(std::size_t size, const Layout& layout, std::size_t rows, std::size_t per_row, const char* what) {
         const std::size_t expected = checked_mul(rows, "rows", per_row, what, "lnfold: Model::forward: the input");
         if (size != expected)
-            throw shape_error("lnfold: Model::forward: input of " + layout.describe() + " needs " +
+            raise<shape_error>("lnfold: Model::forward: input of " + layout.describe() + " needs " +
                               std::to_string(expected) + " " + what + " (" + std::to_string(rows) + " rows x " +
                               std::to_string(per_row) + "), got " + std::to_string(size));
     }

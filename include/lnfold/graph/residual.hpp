@@ -60,7 +60,7 @@ struct Residual {
         const activation<T> branch = run_node<Branch>(ex, node, param_base, in);
         const std::size_t add = node + node_count_of<Branch>();
         if (branch.layout != in.layout)
-            throw shape_error("lnfold: Residual at '" + std::string(ex.nodes[add].path.view()) +
+            raise<shape_error>("lnfold: Residual at '" + std::string(ex.nodes[add].path.view()) +
                               "': the branch must keep the layout of its input, expected " + in.layout.describe() +
                               ", got " + branch.layout.describe());
         const std::size_t rows = in.layout.row_count(), count = rows * in.width;  // the input's size, checked before

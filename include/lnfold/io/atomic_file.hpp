@@ -50,11 +50,11 @@ inline std::filesystem::path follow_links(const std::filesystem::path& path, std
         std::error_code ec;
         const fs::path link = fs::read_symlink(target, ec);
         if (ec)
-            throw io_error("lnfold: cannot write " + std::string(what) + " '" + path.string() +
+            raise<io_error>("lnfold: cannot write " + std::string(what) + " '" + path.string() +
                            "': cannot read the symbolic link '" + target.string() + "': " + ec.message());
         target = link.is_absolute() ? link : target.parent_path() / link;
     }
-    throw io_error("lnfold: cannot write " + std::string(what) + " '" + path.string() +
+    raise<io_error>("lnfold: cannot write " + std::string(what) + " '" + path.string() +
                    "': too many levels of symbolic links");
 }
 
@@ -114,7 +114,7 @@ public:
     // what: the kind of file, for messages ("safetensors file", "log"). inputs: files this output must not be.
     atomic_file(const std::string& path, std::string_view what, std::initializer_list<std::string> inputs = {})
         : path_(path), what_(what) {
-        if (path.empty()) throw io_error("lnfold: cannot write " + what_ + ": the output path is empty");
+        if (path.empty()) raise<io_error>("lnfold: cannot write " + what_ + ": the output path is empty");
         target_ = detail::follow_links(path, what_);
         directory_ = target_.has_parent_path() ? target_.parent_path().string() : std::string(".");
         struct stat existing {};
@@ -141,7 +141,7 @@ public:
     }
 
     void write(std::span<const std::uint8_t> bytes) {
-        if (finished_) throw io_error("lnfold: cannot write " + what_ + " '" + path_ + "': already finished");
+        if (finished_) raise<io_error>("lnfold: cannot write " + what_ + " '" + path_ + "': already finished");
         const std::uint8_t* p = bytes.data();
         std::size_t left = bytes.size();
         while (left > 0) {
@@ -186,7 +186,7 @@ public:
 
 private:
     [[noreturn]] void fail_plain(const std::string& reason) const {
-        throw io_error("lnfold: cannot write " + what_ + " '" + path_ + "': " + reason);
+        raise<io_error>("lnfold: cannot write " + what_ + " '" + path_ + "': " + reason);
     }
     // After a failed system call on `file`: errno (or `code`) is read before any message is built.
     [[noreturn]] void fail_os(const char* step, const std::string& file, int code = 0) const {

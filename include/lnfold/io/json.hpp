@@ -120,7 +120,7 @@ public:
 
 private:
     [[noreturn]] void fail(const std::string& what) const {
-        throw io_error("lnfold: " + where_ + ": invalid JSON: " + what + " at byte " + std::to_string(pos_));
+        raise<io_error>("lnfold: " + where_ + ": invalid JSON: " + what + " at byte " + std::to_string(pos_));
     }
     void check_size() const {
         if (s_.size() > limits_.max_bytes)

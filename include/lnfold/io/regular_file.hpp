@@ -119,7 +119,7 @@ public:
         : path_(path), kind_(kind) {
         fd_.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd_.fd < 0)
-            throw io_error("lnfold: cannot open " + kind_ + " " + detail::quoted(path_) + ": " + detail::errno_text(errno) +
+            raise<io_error>("lnfold: cannot open " + kind_ + " " + detail::quoted(path_) + ": " + detail::errno_text(errno) +
                            (hint.empty() ? "" : " (" + std::string(hint) + ")"));
         struct stat st {};
         if (::fstat(fd_.fd, &st) != 0) fail_os("cannot inspect", errno);
@@ -151,9 +151,9 @@ public:
     // The whole file: exactly size() bytes (call it once: it reads from the file position, which peek leaves at 0).
     std::vector<std::uint8_t> read_all() const {
         std::vector<std::uint8_t> bytes;
-        try {
+        LNFOLD_TRY {
             bytes.resize(checked_size());
-        } catch (const std::bad_alloc&) {
+        } LNFOLD_CATCH(const std::bad_alloc&) {
             fail_size();
         }
         read_exactly(bytes.data(), bytes.size());
@@ -162,9 +162,9 @@ public:
     // The same into a byte_buffer: no zeroing pass, huge pages where there are (what safetensors_file::open reads).
     byte_buffer read_all_buffer() const {
         byte_buffer bytes;
-        try {
+        LNFOLD_TRY {
             bytes = byte_buffer::allocate(checked_size());
-        } catch (const std::bad_alloc&) {
+        } LNFOLD_CATCH(const std::bad_alloc&) {
             fail_size();
         }
         read_exactly(bytes.data(), bytes.size());
@@ -204,7 +204,7 @@ private:
             fail("cannot read " + kind_ + " " + detail::quoted(path_) + ": it had " + std::to_string(size_) +
                  " bytes when opened and grew while being read");
     }
-    [[noreturn]] void fail(const std::string& what) const { throw io_error("lnfold: " + what); }
+    [[noreturn]] void fail(const std::string& what) const { raise<io_error>("lnfold: " + what); }
     [[noreturn]] void fail_os(const char* action, int error) const {
         fail(std::string(action) + " " + kind_ + " " + detail::quoted(path_) + ": " + detail::errno_text(error));
     }

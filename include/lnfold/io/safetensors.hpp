@@ -149,9 +149,9 @@ U load_le(const std::uint8_t* p) {
 class header_checker {
 public:
     explicit header_checker(std::string_view source) : where_("safetensors file " + detail::quoted(source)) {}
-    [[noreturn]] void fail(const std::string& what) const { throw io_error("lnfold: " + where_ + ": " + what); }
+    [[noreturn]] void fail(const std::string& what) const { raise<io_error>("lnfold: " + where_ + ": " + what); }
     [[noreturn]] void fail(const std::string& tensor, const std::string& what) const {
-        throw io_error("lnfold: " + where_ + ": tensor " + detail::quoted(tensor) + ": " + what);
+        raise<io_error>("lnfold: " + where_ + ": tensor " + detail::quoted(tensor) + ": " + what);
     }
     const std::string& where() const { return where_; }
 
@@ -265,9 +265,9 @@ inline safetensors_header parse_safetensors_header(std::span<const std::uint8_t>
                        std::to_string(safetensors_max_tensors + 1) + " is " + detail::quoted(key));
         h.tensors.push_back(check.tensor(key, value));
     };
-    try {
+    LNFOLD_TRY {
         json_parser(text, check.where() + ": header", limits).parse_members(on_member);
-    } catch (const std::bad_alloc&) {
+    } LNFOLD_CATCH(const std::bad_alloc&) {
         check.fail("the header (" + std::to_string(h.header_size) + " bytes) does not fit in memory once parsed");
     }
     h.by_name.resize(h.tensors.size());
@@ -325,7 +325,7 @@ public:
     const tensor_info* find(std::string_view name) const { return header_.find(name); }
     const tensor_info& at(std::string_view name) const {
         if (const tensor_info* t = find(name)) return *t;
-        throw io_error("lnfold: safetensors file " + detail::quoted(source_) + ": no tensor named " +
+        raise<io_error>("lnfold: safetensors file " + detail::quoted(source_) + ": no tensor named " +
                        detail::quoted(name) + " (the file has " + std::to_string(header_.tensors.size()) + " tensors)");
     }
     // The raw little-endian bytes of a tensor.
@@ -338,7 +338,7 @@ public:
     void read_into(const tensor_info& t, std::span<T> out) const {
         const std::size_t n = t.numel();
         if (out.size() != n)
-            throw io_error("lnfold: safetensors file " + detail::quoted(source_) + ": tensor " + detail::quoted(t.name) +
+            raise<io_error>("lnfold: safetensors file " + detail::quoted(source_) + ": tensor " + detail::quoted(t.name) +
                            ": " + t.describe() + " has " + std::to_string(n) + " elements, the destination holds " +
                            std::to_string(out.size()));
         read_elements(t, 0, out);
@@ -349,12 +349,12 @@ public:
     void read_elements(const tensor_info& t, std::size_t first, std::span<T> out) const {
         static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "lnfold: read_elements needs float or double");
         if (!is_readable_float(t.type))
-            throw io_error("lnfold: safetensors file " + detail::quoted(source_) + ": tensor " + detail::quoted(t.name) +
+            raise<io_error>("lnfold: safetensors file " + detail::quoted(source_) + ": tensor " + detail::quoted(t.name) +
                            ": dtype " + std::string(dtype_name(t.type)) +
                            " cannot be read as floating point (lnfold reads F32, F64, F16 and BF16)");
         const std::size_t numel = t.numel();
         if (first > numel || out.size() > numel - first)
-            throw io_error("lnfold: safetensors file " + detail::quoted(source_) + ": tensor " + detail::quoted(t.name) +
+            raise<io_error>("lnfold: safetensors file " + detail::quoted(source_) + ": tensor " + detail::quoted(t.name) +
                            ": elements [" + std::to_string(first) + ", " + std::to_string(first) + " + " +
                            std::to_string(out.size()) + ") are outside its " + std::to_string(numel));
         const std::size_t n = out.size();
@@ -442,13 +442,13 @@ public:
     template <class V>
     void add_transposed_view(std::string name, std::span<const V> values, std::size_t rows, std::size_t cols) {
         if (rows * cols != values.size())
-            throw io_error("lnfold: safetensors writer: tensor " + detail::quoted(name) + ": " + std::to_string(rows) +
+            raise<io_error>("lnfold: safetensors writer: tensor " + detail::quoted(name) + ": " + std::to_string(rows) +
                            " x " + std::to_string(cols) + " values to transpose, got " + std::to_string(values.size()));
         add_reference(std::move(name), values, {cols, rows}, rows, cols);
     }
     void add_metadata(std::string key, std::string value) {
         for (const auto& m : metadata_)
-            if (m.first == key) throw io_error("lnfold: safetensors writer: duplicate metadata key " + detail::quoted(key));
+            if (m.first == key) raise<io_error>("lnfold: safetensors writer: duplicate metadata key " + detail::quoted(key));
         metadata_.emplace_back(std::move(key), std::move(value));
     }
     std::size_t size() const { return entries_.size(); }
@@ -523,7 +523,7 @@ private:
         header += '}';
         while (header.size() % 8 != 0) header += ' ';  // the data buffer starts 8-byte aligned
         if (header.size() > safetensors_max_header_size)
-            throw io_error("lnfold: safetensors writer: the header would have " + std::to_string(header.size()) +
+            raise<io_error>("lnfold: safetensors writer: the header would have " + std::to_string(header.size()) +
                            " bytes, more than the limit of " + std::to_string(safetensors_max_header_size));
         return header;
     }
@@ -586,17 +586,17 @@ private:
     }
     void check_new(const std::string& name, dtype type, const std::vector<std::size_t>& shape, std::size_t bytes) {
         if (name == "__metadata__")
-            throw io_error("lnfold: safetensors writer: '__metadata__' is reserved and cannot name a tensor");
+            raise<io_error>("lnfold: safetensors writer: '__metadata__' is reserved and cannot name a tensor");
         if (names_.count(name) != 0)
-            throw io_error("lnfold: safetensors writer: duplicate tensor name " + detail::quoted(name));
+            raise<io_error>("lnfold: safetensors writer: duplicate tensor name " + detail::quoted(name));
         std::size_t numel = 1;
         for (std::size_t d : shape) {
             if (d != 0 && numel > SIZE_MAX / d)
-                throw io_error("lnfold: safetensors writer: tensor " + detail::quoted(name) + ": shape overflows");
+                raise<io_error>("lnfold: safetensors writer: tensor " + detail::quoted(name) + ": shape overflows");
             numel *= d;
         }
         if (numel > SIZE_MAX / dtype_size(type) || numel * dtype_size(type) != bytes)
-            throw io_error("lnfold: safetensors writer: tensor " + detail::quoted(name) + ": " +
+            raise<io_error>("lnfold: safetensors writer: tensor " + detail::quoted(name) + ": " +
                            std::string(dtype_name(type)) + " " + shape_string(shape) + " needs " +
                            std::to_string(numel) + " elements x " + std::to_string(dtype_size(type)) + " bytes, got " +
                            std::to_string(bytes) + " bytes");

@@ -434,7 +434,7 @@ load_result load(Model<Net, T>& model, const safetensors_file& file, const load_
         constexpr std::size_t max_listed = 200;
         for (std::size_t i = 0; i < problems.size() && i < max_listed; ++i) message += "\n  - " + problems[i];
         if (problems.size() > max_listed) message += "\n  - ... and " + std::to_string(problems.size() - max_listed) + " more";
-        throw io_error(message);
+        raise<io_error>(message);
     }
     for (const step& s : steps) {
         if (s.transposed) detail::transpose_into<T>(file, *s.src, s.rows, s.cols, s.dst);  // (cols, rows) in the file
@@ -464,10 +464,10 @@ safetensors_writer writer_of(const Model<Net, T>& model, const save_options& opt
     std::vector<T> scratch;
     model.visit_parameters([&](parameter_ref<const T> p) {
         if (options.is_transposed(p.path) && p.spec.rank != 2)
-            throw io_error("lnfold: cannot save " + detail::quoted(p.path) + " transposed: it has shape " +
+            raise<io_error>("lnfold: cannot save " + detail::quoted(p.path) + " transposed: it has shape " +
                            shape_string(detail::shape_of(p.spec)) + ", only 2-D tensors can be transposed");
         const detail::parameter_storage s = detail::storage_of(options, p.path, p.spec);
-        if (!s.problem.empty()) throw io_error("lnfold: " + s.problem);
+        if (!s.problem.empty()) raise<io_error>("lnfold: " + s.problem);
         if (s.parts.empty()) return;
         if (!s.transposed) {
             const std::size_t part_size = p.values.size() / s.parts.size();

@@ -60,7 +60,7 @@ using value_t = typename value_of<V>::type;
 template <class C, class V>
 LNFOLD_ALWAYS_INLINE V pick(const C& cond, const V& a, const V& b) {
     if constexpr (std::is_floating_point_v<V>) return cond ? a : b;
-    else return xsimd::select(cond, a, b);
+    else return select(cond, a, b);
 }
 
 // x with values below -c replaced by -c (NaN stays NaN: the comparison is false).

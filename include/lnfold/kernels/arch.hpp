@@ -4,6 +4,10 @@
 // Every kernel is a template over (Arch, T). Arch is an xsimd architecture (xsimd::sse2, xsimd::avx512bw, ...)
 // or lnfold::kernels::scalar_arch. A kernel asked for an architecture that has no register for T (or that is
 // unavailable, as on a machine with no SIMD enabled) runs its scalar path instead.
+// Where the compiler flags enable no SIMD architecture at all (armv7 soft-float, XSIMD_NO_SUPPORTED_ARCHITECTURE),
+// xsimd declares no batch operations: the kernels call the ones that are not operators (hadd, any, select)
+// unqualified, so that argument-dependent lookup finds them in xsimd when a batch kernel is instantiated, and the
+// scalar path, the only one instantiated there, never names them.
 #include <cstddef>
 #include <string>
 #include <type_traits>
@@ -88,20 +92,20 @@ namespace kernels::detail {
 template <class T>
 void check_eps(const char* kernel, T eps) {
     if (!(eps > T(0)))
-        throw config_error(std::string("lnfold::kernels::") + kernel + ": eps must be > 0, got " +
+        raise<config_error>(std::string("lnfold::kernels::") + kernel + ": eps must be > 0, got " +
                            std::to_string(static_cast<double>(eps)));
 }
 
 inline void check_dim(const char* kernel, std::size_t rows, std::size_t dim) {
     if (rows != 0 && dim == 0)
-        throw shape_error(std::string("lnfold::kernels::") + kernel + ": row width must be > 0, got 0 (with " +
+        raise<shape_error>(std::string("lnfold::kernels::") + kernel + ": row width must be > 0, got 0 (with " +
                           std::to_string(rows) + " rows)");
 }
 
 template <class T>
 void check_pointer(const char* kernel, const char* what, const T* p, std::size_t rows) {
     if (rows != 0 && p == nullptr)
-        throw config_error(std::string("lnfold::kernels::") + kernel + ": " + what + " must not be null");
+        raise<config_error>(std::string("lnfold::kernels::") + kernel + ": " + what + " must not be null");
 }
 
 }  // namespace kernels::detail

@@ -15,17 +15,19 @@
 //             OpenBLAS is found): cblas_?gemm, held to one thread while lnfold's threads run the blocks (its own
 //             setting is restored afterwards);
 //   Eigen     otherwise, and for fewer rows (OpenBLAS's GEMM is ~5x slower than Eigen's matrix-vector path at
-//             1-4 rows). The arithmetic any of them does for one element depends on the product's shape
-//             (blocking, micro-kernel edges), which is why the blocks never follow the threads.
+//             1-4 rows); its packing space is kept per thread (kernels/eigen_gemm.hpp), so that, like the rest of
+//             lnfold, it allocates nothing once a shape has run.
+// The arithmetic any of them does for one element depends on the product's shape (blocking, micro-kernel edges),
+// which is why the blocks never follow the threads.
 #include <algorithm>
 #include <cstddef>
 #include <string>
 #include <type_traits>
 
+#include "lnfold/core/error.hpp"
 #include "lnfold/core/matrix.hpp"
 #include "lnfold/core/parallel.hpp"
-
-#include "lnfold/core/error.hpp"
+#include "lnfold/kernels/eigen_gemm.hpp"
 
 #ifndef LNFOLD_WITH_OPENBLAS
 #define LNFOLD_WITH_OPENBLAS 0
@@ -113,7 +115,7 @@ inline void onednn_gemm(char trans_a, char trans_b, std::size_t m, std::size_t n
     status = call();
 #endif
     if (status != dnnl_success)
-        throw config_error("lnfold: a matrix product (" + std::to_string(m) + " x " + std::to_string(k) + " by " +
+        raise<config_error>("lnfold: a matrix product (" + std::to_string(m) + " x " + std::to_string(k) + " by " +
                            std::to_string(k) + " x " + std::to_string(n) + ") failed in oneDNN's sgemm, status " +
                            std::to_string(static_cast<int>(status)));
 }
@@ -140,6 +142,12 @@ void blas_gemm(CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, std::size_t m, 
         cblas_dgemm(CblasRowMajor, trans_a, trans_b, i(m), i(n), i(k), 1.0, a, i(lda), b, i(ldb), beta, c, i(ldc));
 }
 #endif
+
+// Sets the m x n block of C (leading dimension ldc) to zero.
+template <class T>
+void zero_block(std::size_t m, std::size_t n, T* c, std::size_t ldc) {
+    for (std::size_t r = 0; r < m; ++r) std::fill(c + r * ldc, c + r * ldc + n, T(0));
+}
 
 // Calls body(begin, end) for the blocks [0, block), [block, 2 block), ... of [0, size), shared among threads.
 template <class Body>
@@ -171,10 +179,8 @@ void product_nt(std::size_t m, std::size_t n, std::size_t k, const T* a, std::si
         if (m >= blas_min_rows && k > 0)
             return detail::blas_gemm<T>(CblasNoTrans, CblasTrans, m, n, k, a, lda, b, ldb, T(bias != nullptr), c, ldc);
 #endif
-    auto out = map_strided(c, m, n, ldc);
-    const auto product = map_strided(a, m, k, lda) * map_strided(b, n, k, ldb).transpose();
-    if (bias != nullptr) out.noalias() += product;
-    else out.noalias() = product;
+    if (bias == nullptr) detail::zero_block(m, n, c, ldc);
+    detail::eigen_product_add<detail::stored::as_is, detail::stored::transposed>(m, n, k, a, lda, b, ldb, c, ldc);
 }
 
 // One product on the calling thread: C (m x n) = A (m x k) B, B (k x n).
@@ -189,7 +195,8 @@ void product_nn(std::size_t m, std::size_t n, std::size_t k, const T* a, std::si
     if constexpr (detail::blas_type_v<T>)
         if (m >= blas_min_rows && k > 0) return detail::blas_gemm<T>(CblasNoTrans, CblasNoTrans, m, n, k, a, lda, b, ldb, T(0), c, ldc);
 #endif
-    map_strided(c, m, n, ldc).noalias() = map_strided(a, m, k, lda) * map_strided(b, k, n, ldb);
+    detail::zero_block(m, n, c, ldc);
+    detail::eigen_product_add<detail::stored::as_is, detail::stored::as_is>(m, n, k, a, lda, b, ldb, c, ldc);
 }
 
 // One product on the calling thread: C (m x n) += Aᵀ B, A (k x m), B (k x n).
@@ -204,7 +211,7 @@ void product_tn_add(std::size_t m, std::size_t n, std::size_t k, const T* a, std
     if constexpr (detail::blas_type_v<T>)
         if (k >= blas_min_rows) return detail::blas_gemm<T>(CblasTrans, CblasNoTrans, m, n, k, a, lda, b, ldb, T(1), c, ldc);
 #endif
-    map_strided(c, m, n, ldc).noalias() += map_strided(a, k, m, lda).transpose() * map_strided(b, k, n, ldb);
+    detail::eigen_product_add<detail::stored::transposed, detail::stored::as_is>(m, n, k, a, lda, b, ldb, c, ldc);
 }
 
 // C (m x n) = A (m x k) Bᵀ (+ bias, as in product_nt), B (n x k), over threads in fixed blocks of C's columns (each

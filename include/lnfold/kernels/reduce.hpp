@@ -104,7 +104,7 @@ LNFOLD_ALWAYS_INLINE T hsum(const xsimd::batch<T, Arch>& b) {
         else return hsum_detail::sum_of_4(__m256d(b));
     }
 #endif
-    return xsimd::hadd(b);
+    return hadd(b);
 }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop

@@ -112,7 +112,7 @@ LNFOLD_ALWAYS_INLINE void block_inverse_std(const xsimd::batch<T, Arch>& ss, std
     const V rv = V(T(1)) / xsimd::sqrt(ss / V(T(n)) + V(eps));
     rv.store_unaligned(r.data());
     const auto overflowed = ss == V(std::numeric_limits<T>::infinity());
-    if (xsimd::any(overflowed)) [[unlikely]] {
+    if (any(overflowed)) [[unlikely]] {
         alignas(sizeof(V)) std::array<T, W> s;
         ss.store_aligned(s.data());
         for (std::size_t j = 0; j < W; ++j)

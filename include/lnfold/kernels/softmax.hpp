@@ -52,7 +52,7 @@ void softmax_row(T* row, std::size_t valid, std::size_t width) {
             detail::store_first(row + j, e, n);
             s0 += e;
         }
-        sum = xsimd::hadd(s0 + s1);
+        sum = hadd(s0 + s1);
         const B inv(T(1) / sum);
         for (j = 0; j < valid; j += W) {
             const std::size_t n = valid - j < W ? valid - j : W;
@@ -86,7 +86,7 @@ double sum_exp_shifted(const T* z, std::size_t n, double shift) {
             for (std::size_t l = 0; l < W; ++l) lanes[l] = l < m ? double(z[j + l]) : -std::numeric_limits<double>::infinity();
             sum += xsimd::exp(B::load_aligned(lanes) - s);
         }
-        return xsimd::hadd(sum);
+        return hadd(sum);
     } else {
         double sum = 0;
         for (std::size_t j = 0; j < n; ++j) sum += std::exp(double(z[j]) - shift);
@@ -112,7 +112,7 @@ double softmax_minus(const T* z, std::size_t n, double log_sum, double off, doub
             ((xsimd::exp(v - shift) - target) * factor).store_aligned(lanes);
             for (std::size_t l = 0; l < m; ++l) out[j + l] = static_cast<T>(lanes[l]);
         }
-        total = xsimd::hadd(sum);
+        total = hadd(sum);
     } else {
         for (std::size_t j = 0; j < n; ++j) {
             total += double(z[j]);

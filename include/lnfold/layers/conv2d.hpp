@@ -47,13 +47,13 @@ struct Conv2d : layer_defaults {
 
     static Layout output_layout(const Layout& in, std::string_view path) {
         if (!in.is_image())
-            throw shape_error(layer_error_prefix(type_name(), path) +
+            raise<shape_error>(layer_error_prefix(type_name(), path) +
                               "expected an image input (NHWC with height and width), got " + in.describe());
         const layer_context<Conv2d> at{path, "the padded image"};
         const std::size_t padded_height = checked_add(in.height, "pixels high", 2 * Pad, "pixels of padding", at);
         const std::size_t padded_width = checked_add(in.width, "pixels wide", 2 * Pad, "pixels of padding", at);
         if (padded_height < Kernel || padded_width < Kernel)
-            throw shape_error(layer_error_prefix(type_name(), path) + "expected a padded input of at least " +
+            raise<shape_error>(layer_error_prefix(type_name(), path) + "expected a padded input of at least " +
                               std::to_string(Kernel) + " x " + std::to_string(Kernel) + " pixels, got " +
                               std::to_string(in.height) + " x " + std::to_string(in.width) + " with padding " +
                               std::to_string(Pad));

@@ -29,7 +29,7 @@ struct Embedding : layer_defaults {
         for (std::size_t r = 0; r < rows; ++r) {
             const std::int32_t id = c.tokens[r];
             if (id < 0 || static_cast<std::size_t>(id) >= Vocab)
-                throw index_error(layer_error_prefix(type_name(), c.path) + "token id at row " + std::to_string(r) +
+                raise<index_error>(layer_error_prefix(type_name(), c.path) + "token id at row " + std::to_string(r) +
                                   " must be in [0, " + std::to_string(Vocab) + "), got " + std::to_string(id));
             std::memcpy(c.y + r * Dim, c.params + static_cast<std::size_t>(id) * Dim, Dim * sizeof(T));
         }

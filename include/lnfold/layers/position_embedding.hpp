@@ -25,7 +25,7 @@ struct PositionEmbedding : layer_defaults {
 
     static Layout output_layout(const Layout& in, std::string_view path) {
         if (in.tokens > MaxLen)
-            throw index_error(layer_error_prefix(type_name(), path) + "sequence length must be at most " +
+            raise<index_error>(layer_error_prefix(type_name(), path) + "sequence length must be at most " +
                               std::to_string(MaxLen) + " (the position table), got " + std::to_string(in.tokens));
         return in;
     }

@@ -17,7 +17,7 @@ struct TakeToken : layer_defaults, width_preserving {
     static std::string type_name() { return "TakeToken<" + std::to_string(Index) + ">"; }
     static Layout output_layout(const Layout& in, std::string_view path) {
         if (Index >= in.tokens)
-            throw index_error(layer_error_prefix(type_name(), path) + "token index must be below the sequence length " +
+            raise<index_error>(layer_error_prefix(type_name(), path) + "token index must be below the sequence length " +
                               std::to_string(in.tokens) + ", got " + std::to_string(Index));
         return Layout::rows(in.batch);
     }

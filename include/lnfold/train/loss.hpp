@@ -27,20 +27,20 @@ double softmax_cross_entropy(const tensor_view<T>& logits, std::span<const std::
                              const cross_entropy_options& options = {}) {
     const std::size_t rows = logits.rows(), classes = logits.width;
     if (targets.size() != rows)
-        throw shape_error("lnfold: softmax_cross_entropy: expected " + std::to_string(rows) + " targets (one per row), got " +
+        raise<shape_error>("lnfold: softmax_cross_entropy: expected " + std::to_string(rows) + " targets (one per row), got " +
                           std::to_string(targets.size()));
     if (grad.size() != logits.size())
-        throw shape_error("lnfold: softmax_cross_entropy: the gradient needs " + std::to_string(logits.size()) +
+        raise<shape_error>("lnfold: softmax_cross_entropy: the gradient needs " + std::to_string(logits.size()) +
                           " elements, got " + std::to_string(grad.size()));
     if (!(options.label_smoothing >= 0.0 && options.label_smoothing <= 1.0))
-        throw config_error("lnfold: softmax_cross_entropy: label_smoothing must be in [0, 1], got " +
+        raise<config_error>("lnfold: softmax_cross_entropy: label_smoothing must be in [0, 1], got " +
                            std::to_string(options.label_smoothing));
     std::size_t counted = 0;
     for (std::size_t r = 0; r < rows; ++r) {
         const std::int32_t t = targets[r];
         if (t == options.ignore_index) continue;
         if (t < 0 || static_cast<std::size_t>(t) >= classes)
-            throw index_error("lnfold: softmax_cross_entropy: target at row " + std::to_string(r) + " must be in [0, " +
+            raise<index_error>("lnfold: softmax_cross_entropy: target at row " + std::to_string(r) + " must be in [0, " +
                               std::to_string(classes) + "), got " + std::to_string(t));
         ++counted;
     }
@@ -72,7 +72,7 @@ template <class T>
 double mean_squared_error(const tensor_view<T>& prediction, std::span<const T> target, std::span<T> grad) {
     const std::size_t n = prediction.size();
     if (target.size() != n || grad.size() != n)
-        throw shape_error("lnfold: mean_squared_error: expected " + std::to_string(n) + " targets and gradient elements, got " +
+        raise<shape_error>("lnfold: mean_squared_error: expected " + std::to_string(n) + " targets and gradient elements, got " +
                           std::to_string(target.size()) + " and " + std::to_string(grad.size()));
     double total = 0;
     for (std::size_t i = 0; i < n; ++i) {

@@ -32,7 +32,7 @@ std::vector<std::uint8_t> weight_decay_mask(const M& model) {
 namespace detail {
 inline void check_sizes(const char* who, std::size_t params, std::size_t grads, std::size_t state, std::size_t mask) {
     if (grads != params || state != params || (mask != 0 && mask != params))
-        throw shape_error(std::string("lnfold: ") + who + ": parameters, gradients, state and mask must have one size: " +
+        raise<shape_error>(std::string("lnfold: ") + who + ": parameters, gradients, state and mask must have one size: " +
                           std::to_string(params) + ", " + std::to_string(grads) + ", " + std::to_string(state) + ", " +
                           std::to_string(mask));
 }
@@ -123,7 +123,7 @@ private:
 template <class T>
 double clip_grad_norm(std::span<T> grads, double max_norm) {
     if (!(max_norm > 0))
-        throw config_error("lnfold: clip_grad_norm: max_norm must be > 0, got " + std::to_string(max_norm));
+        raise<config_error>("lnfold: clip_grad_norm: max_norm must be > 0, got " + std::to_string(max_norm));
     long double squares = 0;
     for (T g : grads) squares += static_cast<long double>(g) * g;
     const double norm = std::sqrt(static_cast<double>(squares));

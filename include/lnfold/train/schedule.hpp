@@ -23,7 +23,7 @@ struct lr_schedule {
         if (step < warmup_steps) return base_lr * double(step + 1) / double(warmup_steps);
         if (shape == kind::constant) return base_lr;
         if (total_steps <= warmup_steps)
-            throw config_error("lnfold: lr_schedule: cosine needs total_steps > warmup_steps, got " +
+            raise<config_error>("lnfold: lr_schedule: cosine needs total_steps > warmup_steps, got " +
                                std::to_string(total_steps) + " and " + std::to_string(warmup_steps));
         const double progress = std::min(1.0, double(step - warmup_steps) / double(total_steps - warmup_steps));
         return min_lr + (base_lr - min_lr) * 0.5 * (1.0 + std::cos(3.141592653589793 * progress));
