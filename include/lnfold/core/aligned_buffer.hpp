@@ -42,7 +42,9 @@ class aligned_buffer {
 public:
     aligned_buffer() = default;
     // `count` zeroed elements; who and what name the request in an allocation_error ("Model", "the parameter arena").
-    aligned_buffer(std::size_t count, std::string_view who, std::string_view what) { reserve_zeroed(count, who, what); }
+    aligned_buffer(std::size_t count, std::string_view who, std::string_view what) {
+        reserve_zeroed(count, who, what).raise_if_error();
+    }
     aligned_buffer(const aligned_buffer& other) { copy_from(other); }
     aligned_buffer& operator=(const aligned_buffer& other) {
         if (this != &other) copy_from(other);
@@ -63,8 +65,13 @@ public:
     // string or a callable returning one (called only when the allocation fails), so a check that passes is free.
     template <class What>
     T* ensure(std::size_t count, std::string_view who, const What& what) {
-        if (count > size_) reserve_zeroed(count, who, what);
+        if (count > size_) reserve_zeroed(count, who, what).raise_if_error();
         return data_;
+    }
+    // The same, reporting a failure as a status instead of raising it.
+    template <class What>
+    status try_ensure(std::size_t count, std::string_view who, const What& what) {
+        return count > size_ ? reserve_zeroed(count, who, what) : status{};
     }
 
     T* data() { return data_; }
@@ -75,10 +82,10 @@ public:
 
 private:
     template <class What>
-    void reserve_zeroed(std::size_t count, std::string_view who, const What& what) {
+    status reserve_zeroed(std::size_t count, std::string_view who, const What& what) {
         release();
         if (count > (std::numeric_limits<std::size_t>::max() - arena_alignment_bytes) / sizeof(T))
-            raise<allocation_error>("lnfold: " + std::string(who) + ": cannot allocate " + std::to_string(count) + " " +
+            return status::of<allocation_error>("lnfold: " + std::string(who) + ": cannot allocate " + std::to_string(count) + " " +
                                    detail::element_plural<T>() + " for " + detail::lazy_text(what) +
                                    ": the byte count overflows size_t");
         // calloc (which returns null rather than throwing, also under sanitizers), aligned by hand: a large block
@@ -87,7 +94,7 @@ private:
         // would write every page at once.
         block_ = std::calloc(count * sizeof(T) + arena_alignment_bytes, 1);
         if (block_ == nullptr)
-            raise<allocation_error>("lnfold: " + std::string(who) + ": cannot allocate " +
+            return status::of<allocation_error>("lnfold: " + std::string(who) + ": cannot allocate " +
                                    std::to_string(count * sizeof(T)) + " bytes for " + detail::lazy_text(what));
         const std::uintptr_t at = reinterpret_cast<std::uintptr_t>(block_);
         data_ = reinterpret_cast<T*>((at + arena_alignment_bytes - 1) & ~std::uintptr_t{arena_alignment_bytes - 1});
@@ -100,11 +107,12 @@ private:
         if (count * sizeof(T) >= (std::size_t{32} << 20) && from < to)
             ::madvise(reinterpret_cast<void*>(from), to - from, MADV_HUGEPAGE);
 #endif
+        return {};
     }
     void copy_from(const aligned_buffer& other) {
         if (size_ != other.size_) {
             release();
-            if (other.size_ > 0) reserve_zeroed(other.size_, "aligned_buffer", "a copy of a buffer");
+            if (other.size_ > 0) reserve_zeroed(other.size_, "aligned_buffer", "a copy of a buffer").raise_if_error();
         }
         if (other.size_ > 0) std::memcpy(static_cast<void*>(data_), other.data_, other.size_ * sizeof(T));
     }

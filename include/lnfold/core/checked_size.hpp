@@ -20,17 +20,25 @@ namespace lnfold {
 
 namespace detail {
 
+// "<context>: <a> <a_unit> x <b> <b_unit> overflows size_t" (op " x " or " + ").
 template <class Context>
-[[noreturn, gnu::cold, gnu::noinline]] void report_size_overflow(std::size_t a, std::string_view a_unit, const char* op,
-                                                               std::size_t b, std::string_view b_unit,
-                                                               const Context& context) {
+[[gnu::cold, gnu::noinline]] std::string size_overflow_message(std::size_t a, std::string_view a_unit, const char* op,
+                                                                std::size_t b, std::string_view b_unit,
+                                                                const Context& context) {
     std::string message = lazy_text(context);
     message += ": " + std::to_string(a) + " ";
     message += a_unit;
     message += op + std::to_string(b) + " ";
     message += b_unit;
     message += " overflows size_t";
-    raise<shape_error>(message);
+    return message;
+}
+
+template <class Context>
+[[noreturn, gnu::cold, gnu::noinline]] void report_size_overflow(std::size_t a, std::string_view a_unit, const char* op,
+                                                                std::size_t b, std::string_view b_unit,
+                                                                const Context& context) {
+    raise<shape_error>(size_overflow_message(a, a_unit, op, b, b_unit, context));
 }
 
 }  // namespace detail
@@ -51,6 +59,25 @@ constexpr std::size_t checked_add(std::size_t a, std::string_view a_unit, std::s
     if (__builtin_add_overflow(a, b, &sum)) [[unlikely]]
         detail::report_size_overflow(a, a_unit, " + ", b, b_unit, context);
     return sum;
+}
+
+// The same checks for a pass that reports instead of raising (the forward's planning pass): the product or sum
+// in `result`, or false with `error` set to the shape_error checked_mul / checked_add would raise.
+template <class Context>
+bool mul_or_report(std::size_t& result, std::size_t a, std::string_view a_unit, std::size_t b, std::string_view b_unit,
+                   const Context& context, status& error) {
+    if (!__builtin_mul_overflow(a, b, &result)) [[likely]]
+        return true;
+    error = status::of<shape_error>(detail::size_overflow_message(a, a_unit, " x ", b, b_unit, context));
+    return false;
+}
+template <class Context>
+bool add_or_report(std::size_t& result, std::size_t a, std::string_view a_unit, std::size_t b, std::string_view b_unit,
+                   const Context& context, status& error) {
+    if (!__builtin_add_overflow(a, b, &result)) [[likely]]
+        return true;
+    error = status::of<shape_error>(detail::size_overflow_message(a, a_unit, " + ", b, b_unit, context));
+    return false;
 }
 
 }  // namespace lnfold

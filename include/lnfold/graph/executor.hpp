@@ -50,6 +50,15 @@ struct executor {
     int deferred_add = -1;
     residual_sum<T> deferred{};
 
+    // The planning pass that precedes every forward (Model::run): each node's checks (layer check(), sizes that
+    // must fit size_t) and buffers, without computing anything; the first failure goes to plan_error, so that a
+    // forward fails before it touches any value and reports through a status or a raise alike. plan_allocates
+    // false only adds up the buffers' sizes (planned_elements: outputs, sums and scratch, in elements).
+    bool planning = false;
+    bool plan_allocates = true;
+    status plan_error;
+    std::size_t planned_elements = 0;
+
     explicit executor(std::span<const graph_node> table)
         : nodes(table), outputs(table.size()), scratch(table.size()), inputs(table.size()),
           results(table.size()), settings(table.size()), grads(table.size()), has_grad(table.size()) {}
@@ -141,25 +150,54 @@ bool defers_residual_sum(const executor<T>& ex, std::size_t add) {
            ex.nodes[add + 1].input == static_cast<int>(add);
 }
 
-// Runs one leaf layer as node `node`, its parameters at params + param_base. A layer that reads a deferred
-// residual sum receives it in layer_call::residual and computes it. Its input's rows x width fit in size_t (the
-// Model checked the network input, this function every node's output); its output's are checked here:
+// Plans one leaf layer as node `node` (executor::planning): its checks, output layout and buffers, any failure in
+// ex.plan_error (later nodes are then skipped). Its input's rows x width fit in size_t (the Model checked the
+// network input, this function every node's output):
 //   out_rows = batch x tokens of L::output_layout,  out_count = out_rows x out_width.
 template <class L, class T>
-activation<T> run_leaf(executor<T>& ex, std::size_t node, std::size_t param_base, activation<T> in) {
+activation<T> plan_leaf(executor<T>& ex, std::size_t node, activation<T> in) {
+    status& error = ex.plan_error;
+    if (!error.ok()) return in;
     const std::string_view path = ex.nodes[node].path.view();
+    error = L::check(in.layout, path, ex.tokens);
+    if (!error.ok()) return in;
     const Layout out_layout = L::output_layout(in.layout, path);
     const std::size_t out_width = L::resolve_out(in.width);
     const layer_context<L> output{path, "the output"};
-    const std::size_t out_rows = checked_mul(out_layout.batch, "samples", out_layout.tokens, "tokens", output);
-    const std::size_t out_count = checked_mul(out_rows, "rows", out_width, "features", output);
-    const std::size_t scratch_count = L::scratch_size(in.layout, in.width, path);  // every size checked, then allocate
-    T* y = ex.outputs[node].ensure(out_count, "Model::forward", [&] {
-        return detail::buffer_text<T>("the activations", layer_name(L::type_name(), path), out_rows, out_width);
-    });
-    T* scratch = scratch_count ? ex.scratch[node].ensure(scratch_count, "Model::forward", [&] {
-        return detail::buffer_text<T>("the scratch space", layer_name(L::type_name(), path), scratch_count);
-    }) : nullptr;
+    std::size_t out_rows = 0, out_count = 0, planned = 0;
+    if (!mul_or_report(out_rows, out_layout.batch, "samples", out_layout.tokens, "tokens", output, error) ||
+        !mul_or_report(out_count, out_rows, "rows", out_width, "features", output, error))
+        return in;
+    const std::size_t scratch_count = L::scratch_size(in.layout, in.width, path);
+    if (!add_or_report(planned, out_count, "activations", scratch_count, "scratch values", output, error) ||
+        !add_or_report(ex.planned_elements, ex.planned_elements, "planned values", planned, "values", output, error))
+        return in;
+    if (ex.plan_allocates) {
+        error = ex.outputs[node].try_ensure(out_count, "Model::forward", [&] {
+            return detail::buffer_text<T>("the activations", layer_name(L::type_name(), path), out_rows, out_width);
+        });
+        if (error.ok() && scratch_count > 0)
+            error = ex.scratch[node].try_ensure(scratch_count, "Model::forward", [&] {
+                return detail::buffer_text<T>("the scratch space", layer_name(L::type_name(), path), scratch_count);
+            });
+    }
+    return {ex.outputs[node].data(), out_layout, out_width};
+}
+
+// Runs one leaf layer as node `node`, its parameters at params + param_base (planned first: the sizes below fit and
+// the buffers are there). A layer that reads a deferred residual sum receives it in layer_call::residual and
+// computes it.
+template <class L, class T>
+activation<T> run_leaf(executor<T>& ex, std::size_t node, std::size_t param_base, activation<T> in) {
+    if (ex.planning) return plan_leaf<L>(ex, node, in);
+    const std::string_view path = ex.nodes[node].path.view();
+    const Layout out_layout = L::output_layout(in.layout, path);
+    const std::size_t out_width = L::resolve_out(in.width);
+    const std::size_t out_count = out_layout.batch * out_layout.tokens * out_width;  // checked by plan_leaf
+    T* y = ex.outputs[node].data();
+    T* scratch = L::scratch_size(in.layout, in.width, path) > 0 ? ex.scratch[node].data() : nullptr;
+    if (ex.outputs[node].size() < out_count) [[unlikely]]  // only a forward that skipped the plan gets here
+        raise<config_error>("lnfold: " + layer_name(L::type_name(), path) + ": run without a planned forward");
     const residual_sum<T>* residual = nullptr;
     if constexpr (L::fuses_residual_add) {
         if (ex.deferred_add >= 0 && ex.deferred_add == ex.nodes[node].input) {

@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "lnfold/core/aligned_buffer.hpp"
 #include "lnfold/core/checked_size.hpp"
@@ -139,29 +140,39 @@ public:
     }
 
     // Forward over feature rows, sequences of feature rows, or NHWC images: x holds layout.row_count() rows of
-    // input_width values. The result stays valid until the next forward call. Sizes are checked (shape_error)
-    // and buffers allocated (allocation_error when the memory cannot be had) before x is read.
-    tensor_view<T> forward(std::span<const T> x, const Layout& layout) {
-        last_ = {};  // a forward that throws, here or in run(), leaves no output
+    // input_width values. The result stays valid until the next forward call. Every check (the layout, the input's
+    // size, each layer's own, sizes that must fit size_t) and every buffer comes first, in a planning pass, before
+    // x is read: a failure raises shape_error / index_error / allocation_error (core/error.hpp).
+    tensor_view<T> forward(std::span<const T> x, const Layout& layout) { return try_forward(x, layout).value(); }
+    // Forward over token ids: layout.row_count() ids (batch x sequence length), each in [0, vocabulary).
+    tensor_view<T> forward(std::span<const std::int32_t> ids, const Layout& layout) {
+        return try_forward(ids, layout).value();
+    }
+    // The same forward, returning any of those failures as a status (the same kind and message) instead of
+    // raising it: with or without exceptions, nothing is computed and nothing aborts when the input is wrong.
+    result<tensor_view<T>> try_forward(std::span<const T> x, const Layout& layout) {
+        last_ = {};  // a forward that fails leaves no output
         if constexpr (reads_tokens) {
-            raise<shape_error>("lnfold: Model::forward: this network starts with an Embedding and reads token ids; "
-                              "pass std::span<const std::int32_t>");
+            return status::of<shape_error>("lnfold: Model::forward: this network starts with an Embedding and reads "
+                                           "token ids; pass std::span<const std::int32_t>");
         } else {
-            const std::size_t rows = check_layout(layout);
+            std::size_t rows = 0;
+            if (status s = check_layout(layout, rows); !s) return s;
             const std::size_t width = input_width != 0 ? input_width : x.size() / rows;
-            check_input(x.size(), layout, rows, width == 0 ? 1 : width, "values");
+            if (status s = check_input(x.size(), layout, rows, width == 0 ? 1 : width, "values"); !s) return s;
             exec_.tokens = nullptr;
             return run({x.data(), layout, width});
         }
     }
-    // Forward over token ids: layout.row_count() ids (batch x sequence length).
-    tensor_view<T> forward(std::span<const std::int32_t> ids, const Layout& layout) {
-        last_ = {};  // a forward that throws, here or in run(), leaves no output
+    result<tensor_view<T>> try_forward(std::span<const std::int32_t> ids, const Layout& layout) {
+        last_ = {};
         if constexpr (!reads_tokens) {
-            raise<shape_error>("lnfold: Model::forward: this network reads " + std::to_string(input_width) +
-                              " features per row, not token ids; pass std::span<const T>");
+            return status::of<shape_error>("lnfold: Model::forward: this network reads " + std::to_string(input_width) +
+                                           " features per row, not token ids; pass std::span<const T>");
         } else {
-            check_input(ids.size(), layout, check_layout(layout), 1, "token ids");
+            std::size_t rows = 0;
+            if (status s = check_layout(layout, rows); !s) return s;
+            if (status s = check_input(ids.size(), layout, rows, 1, "token ids"); !s) return s;
             exec_.tokens = ids.data();
             return run({nullptr, layout, 0});
         }
@@ -315,24 +326,45 @@ private:
     }
     // The rows of a batch layout (batch x tokens), after checking that it is not empty, that an image's tokens are
     // its height x width, and that neither product overflows size_t.
-    static std::size_t check_layout(const Layout& layout) {
+    static status check_layout(const Layout& layout, std::size_t& rows) {
         if (layout.batch == 0 || layout.tokens == 0)
-            raise<shape_error>("lnfold: Model::forward: the batch layout " + layout.describe() + " is empty");
-        if (layout.is_image() && layout.tokens != checked_mul(layout.height, "pixels high", layout.width, "pixels wide",
-                                                              "lnfold: Model::forward: the image layout"))
-            raise<shape_error>("lnfold: Model::forward: an image layout needs tokens == height * width, got " +
-                              std::to_string(layout.tokens));
-        return checked_mul(layout.batch, "samples", layout.tokens, "tokens", "lnfold: Model::forward: the batch layout");
+            return status::of<shape_error>("lnfold: Model::forward: the batch layout " + layout.describe() + " is empty");
+        status error;
+        std::size_t pixels = 0;
+        if (layout.is_image()) {
+            if (!mul_or_report(pixels, layout.height, "pixels high", layout.width, "pixels wide",
+                               "lnfold: Model::forward: the image layout", error))
+                return error;
+            if (layout.tokens != pixels)
+                return status::of<shape_error>("lnfold: Model::forward: an image layout needs tokens == height * "
+                                               "width, got " + std::to_string(layout.tokens));
+        }
+        mul_or_report(rows, layout.batch, "samples", layout.tokens, "tokens", "lnfold: Model::forward: the batch layout",
+                      error);
+        return error;
     }
-    static void check_input(std::size_t size, const Layout& layout, std::size_t rows, std::size_t per_row, const char* what) {
-        const std::size_t expected = checked_mul(rows, "rows", per_row, what, "lnfold: Model::forward: the input");
+    static status check_input(std::size_t size, const Layout& layout, std::size_t rows, std::size_t per_row,
+                              const char* what) {
+        status error;
+        std::size_t expected = 0;
+        if (!mul_or_report(expected, rows, "rows", per_row, what, "lnfold: Model::forward: the input", error))
+            return error;
         if (size != expected)
-            raise<shape_error>("lnfold: Model::forward: input of " + layout.describe() + " needs " +
-                              std::to_string(expected) + " " + what + " (" + std::to_string(rows) + " rows x " +
-                              std::to_string(per_row) + "), got " + std::to_string(size));
+            return status::of<shape_error>("lnfold: Model::forward: input of " + layout.describe() + " needs " +
+                                           std::to_string(expected) + " " + what + " (" + std::to_string(rows) +
+                                           " rows x " + std::to_string(per_row) + "), got " + std::to_string(size));
+        return {};
     }
-    tensor_view<T> run(activation<T> in) {
+    // Plans the forward (every check and buffer, executor::planning), then computes it.
+    result<tensor_view<T>> run(activation<T> in) {
         exec_.deferred_add = -1;
+        exec_.planning = true;
+        exec_.plan_allocates = true;
+        exec_.plan_error = {};
+        exec_.planned_elements = 0;
+        run_node<Net>(exec_, 0, 0, in);
+        exec_.planning = false;
+        if (!exec_.plan_error.ok()) return std::exchange(exec_.plan_error, status{});
         const activation<T> out = run_node<Net>(exec_, 0, 0, in);
         last_ = {out.data, out.layout, out.width};
         last_input_ = in;

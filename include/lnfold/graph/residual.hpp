@@ -55,18 +55,36 @@ struct Residual {
         backward_node<Branch>(ex, node, param_base);
     }
 
+    // Plans the add node (executor::planning): the branch keeps its input's layout, and the sum's buffer.
+    template <class T>
+    static activation<T> plan(executor<T>& ex, std::size_t add, activation<T> in, const activation<T>& branch) {
+        status& error = ex.plan_error;
+        if (!error.ok()) return in;
+        if (branch.layout != in.layout) {
+            error = status::of<shape_error>("lnfold: Residual at '" + std::string(ex.nodes[add].path.view()) +
+                                            "': the branch must keep the layout of its input, expected " +
+                                            in.layout.describe() + ", got " + branch.layout.describe());
+            return in;
+        }
+        const std::size_t rows = in.layout.row_count(), count = rows * in.width;  // the input's size, checked before
+        if (!add_or_report(ex.planned_elements, ex.planned_elements, "planned values", count, "values",
+                           "lnfold: Model::forward: the activation plan", error))
+            return in;
+        if (ex.plan_allocates)
+            error = ex.outputs[add].try_ensure(count, "Model::forward", [&] {
+                return detail::buffer_text<T>("the sum", layer_name("Residual", ex.nodes[add].path.view()), rows,
+                                              in.width);
+            });
+        return {ex.outputs[add].data(), in.layout, in.width};
+    }
+
     template <class T>
     static activation<T> run(executor<T>& ex, std::size_t node, std::size_t param_base, activation<T> in) {
         const activation<T> branch = run_node<Branch>(ex, node, param_base, in);
         const std::size_t add = node + node_count_of<Branch>();
-        if (branch.layout != in.layout)
-            raise<shape_error>("lnfold: Residual at '" + std::string(ex.nodes[add].path.view()) +
-                              "': the branch must keep the layout of its input, expected " + in.layout.describe() +
-                              ", got " + branch.layout.describe());
-        const std::size_t rows = in.layout.row_count(), count = rows * in.width;  // the input's size, checked before
-        T* y = ex.outputs[add].ensure(count, "Model::forward", [&] {
-            return detail::buffer_text<T>("the sum", layer_name("Residual", ex.nodes[add].path.view()), rows, in.width);
-        });
+        if (ex.planning) return plan(ex, add, in, branch);
+        const std::size_t rows = in.layout.row_count();  // planned: the branch kept the layout, the sum fits
+        T* y = ex.outputs[add].data();
         if (defers_residual_sum(ex, add)) {
             // the next node, a norm reading y, computes y = in + branch along with its own output (executor.hpp)
             ex.deferred_add = static_cast<int>(add);

@@ -20,11 +20,14 @@ struct ClassToken : layer_defaults {
     static constexpr std::array params{param_spec{"weight", {1, 1, Dim}, 3, init_kind::table, 1, 0.02}};
     static std::string type_name() { return "ClassToken<" + std::to_string(Dim) + ">"; }
 
-    // The spatial grid (if any) is gone: the output is a plain sequence of tokens + 1.
-    static Layout output_layout(const Layout& in, std::string_view path) {
-        const layer_context<ClassToken> at{path, "the output"};
-        return Layout::sequence(in.batch, checked_add(in.tokens, "tokens", 1, "class token", at));
+    static status check(const Layout& in, std::string_view path, const std::int32_t*) {
+        status error;
+        std::size_t tokens = 0;
+        add_or_report(tokens, in.tokens, "tokens", 1, "class token", layer_context<ClassToken>{path, "the output"}, error);
+        return error;
     }
+    // The spatial grid (if any) is gone: the output is a plain sequence of tokens + 1.
+    static Layout output_layout(const Layout& in, std::string_view) { return Layout::sequence(in.batch, in.tokens + 1); }
 
     // y[b, 0] = cls; y[b, 1 + t] = x[b, t]
     template <class T>

@@ -45,22 +45,31 @@ struct Conv2d : layer_defaults {
                ", s" + std::to_string(Stride) + ", p" + std::to_string(Pad) + ", g" + std::to_string(Groups) + ">";
     }
 
-    static Layout output_layout(const Layout& in, std::string_view path) {
+    static status check(const Layout& in, std::string_view path, const std::int32_t*) {
         if (!in.is_image())
-            raise<shape_error>(layer_error_prefix(type_name(), path) +
-                              "expected an image input (NHWC with height and width), got " + in.describe());
+            return status::of<shape_error>(layer_error_prefix(type_name(), path) +
+                                           "expected an image input (NHWC with height and width), got " + in.describe());
+        status error;
         const layer_context<Conv2d> at{path, "the padded image"};
-        const std::size_t padded_height = checked_add(in.height, "pixels high", 2 * Pad, "pixels of padding", at);
-        const std::size_t padded_width = checked_add(in.width, "pixels wide", 2 * Pad, "pixels of padding", at);
+        std::size_t padded_height = 0, padded_width = 0, pixels = 0;
+        if (!add_or_report(padded_height, in.height, "pixels high", 2 * Pad, "pixels of padding", at, error) ||
+            !add_or_report(padded_width, in.width, "pixels wide", 2 * Pad, "pixels of padding", at, error))
+            return error;
         if (padded_height < Kernel || padded_width < Kernel)
-            raise<shape_error>(layer_error_prefix(type_name(), path) + "expected a padded input of at least " +
-                              std::to_string(Kernel) + " x " + std::to_string(Kernel) + " pixels, got " +
-                              std::to_string(in.height) + " x " + std::to_string(in.width) + " with padding " +
-                              std::to_string(Pad));
-        const std::size_t h = (padded_height - Kernel) / Stride + 1;
-        const std::size_t w = (padded_width - Kernel) / Stride + 1;
-        const layer_context<Conv2d> output{path, "the output image"};
-        return {in.batch, checked_mul(h, "pixels high", w, "pixels wide", output), h, w};
+            return status::of<shape_error>(layer_error_prefix(type_name(), path) + "expected a padded input of at least " +
+                                           std::to_string(Kernel) + " x " + std::to_string(Kernel) + " pixels, got " +
+                                           std::to_string(in.height) + " x " + std::to_string(in.width) +
+                                           " with padding " + std::to_string(Pad));
+        const Layout out = output_layout(in, path);
+        mul_or_report(pixels, out.height, "pixels high", out.width, "pixels wide",
+                      layer_context<Conv2d>{path, "the output image"}, error);
+        return error;
+    }
+    // An input that passed check: the output image (height and width in pixels).
+    static Layout output_layout(const Layout& in, std::string_view) {
+        const std::size_t h = (in.height + 2 * Pad - Kernel) / Stride + 1;
+        const std::size_t w = (in.width + 2 * Pad - Kernel) / Stride + 1;
+        return {in.batch, h * w, h, w};
     }
     // im2col buffer: one patch row per output pixel (for one group at a time).
     static std::size_t scratch_size(const Layout& in, std::size_t, std::string_view path) {

@@ -22,20 +22,26 @@ struct Embedding : layer_defaults {
     static constexpr std::array params{param_spec{"weight", {Vocab, Dim}, 2, init_kind::table, 1, 1.0}};
     static std::string type_name() { return "Embedding<" + std::to_string(Vocab) + ", " + std::to_string(Dim) + ">"; }
 
-    // y[r] = table[id[r]]
+    // Every token id in [0, Vocab).
+    static status check(const Layout& in, std::string_view path, const std::int32_t* tokens) {
+        const std::size_t rows = in.row_count();
+        for (std::size_t r = 0; tokens != nullptr && r < rows; ++r)
+            if (tokens[r] < 0 || static_cast<std::size_t>(tokens[r]) >= Vocab) [[unlikely]]
+                return status::of<index_error>(layer_error_prefix(type_name(), path) + "token id at row " +
+                                               std::to_string(r) + " must be in [0, " + std::to_string(Vocab) +
+                                               "), got " + std::to_string(tokens[r]));
+        return {};
+    }
+
+    // y[r] = table[id[r]] (ids checked by check)
     template <class T>
     static void forward(const layer_call<T>& c) {
         const std::size_t rows = c.in.row_count();
-        for (std::size_t r = 0; r < rows; ++r) {
-            const std::int32_t id = c.tokens[r];
-            if (id < 0 || static_cast<std::size_t>(id) >= Vocab)
-                raise<index_error>(layer_error_prefix(type_name(), c.path) + "token id at row " + std::to_string(r) +
-                                  " must be in [0, " + std::to_string(Vocab) + "), got " + std::to_string(id));
-            std::memcpy(c.y + r * Dim, c.params + static_cast<std::size_t>(id) * Dim, Dim * sizeof(T));
-        }
+        for (std::size_t r = 0; r < rows; ++r)
+            std::memcpy(c.y + r * Dim, c.params + static_cast<std::size_t>(c.tokens[r]) * Dim, Dim * sizeof(T));
     }
 
-    // dtable[id[r]] += dy[r] (ids were validated by forward)
+    // dtable[id[r]] += dy[r] (ids checked by check)
     template <class T>
     static void backward(const layer_grad_call<T>& c) {
         for (std::size_t r = 0; r < c.in.row_count(); ++r) {

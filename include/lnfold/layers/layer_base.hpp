@@ -111,13 +111,17 @@ struct layer_grad_call {
 
 // Defaults a layer spec inherits: no parameters, layout unchanged, no scratch, reads activations, cannot compute
 // the residual sum it reads (fuses_residual_add: a Residual whose sum goes straight into such a layer leaves the
-// addition to it, see graph/residual.hpp). Sizes computed from the layout use checked_mul / checked_add with a
-// layer_context, so that one which overflows names the layer (the path is for those messages).
+// addition to it, see graph/residual.hpp), accepts every input. Sizes computed from the layout use checked_mul /
+// checked_add with a layer_context, so that one which overflows names the layer (the path is for those messages).
+// check(in, path, tokens) says whether the layer accepts an input (its layout; the token ids when it reads them,
+// else tokens is null) as a status: the forward's planning pass runs it before any buffer or value is touched, so
+// that output_layout, scratch_size and forward may take the input as checked.
 struct layer_defaults {
     static constexpr std::array<param_spec, 0> params{};
     static constexpr bool reads_tokens = false;
     static constexpr bool needs_image = false;
     static constexpr bool fuses_residual_add = false;
+    static status check(const Layout&, std::string_view, const std::int32_t*) { return {}; }
     static Layout output_layout(const Layout& in, std::string_view) { return in; }
     static std::size_t scratch_size(const Layout&, std::size_t, std::string_view) { return 0; }
     static std::size_t backward_scratch_size(const Layout&, std::size_t, std::string_view) { return 0; }

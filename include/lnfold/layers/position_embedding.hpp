@@ -23,11 +23,12 @@ struct PositionEmbedding : layer_defaults {
         return "PositionEmbedding<" + std::to_string(MaxLen) + ", " + std::to_string(Dim) + ">";
     }
 
-    static Layout output_layout(const Layout& in, std::string_view path) {
+    static status check(const Layout& in, std::string_view path, const std::int32_t*) {
         if (in.tokens > MaxLen)
-            raise<index_error>(layer_error_prefix(type_name(), path) + "sequence length must be at most " +
-                              std::to_string(MaxLen) + " (the position table), got " + std::to_string(in.tokens));
-        return in;
+            return status::of<index_error>(layer_error_prefix(type_name(), path) + "sequence length must be at most " +
+                                           std::to_string(MaxLen) + " (the position table), got " +
+                                           std::to_string(in.tokens));
+        return {};
     }
 
     // y[b, t] = x[b, t] + table[t]

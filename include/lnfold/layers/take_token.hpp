@@ -15,12 +15,14 @@ struct TakeToken : layer_defaults, width_preserving {
     static constexpr layer_kind kind = layer_kind::take_token;
     static constexpr fold_role role = fold_role::preserve;
     static std::string type_name() { return "TakeToken<" + std::to_string(Index) + ">"; }
-    static Layout output_layout(const Layout& in, std::string_view path) {
+    static status check(const Layout& in, std::string_view path, const std::int32_t*) {
         if (Index >= in.tokens)
-            raise<index_error>(layer_error_prefix(type_name(), path) + "token index must be below the sequence length " +
-                              std::to_string(in.tokens) + ", got " + std::to_string(Index));
-        return Layout::rows(in.batch);
+            return status::of<index_error>(layer_error_prefix(type_name(), path) +
+                                           "token index must be below the sequence length " +
+                                           std::to_string(in.tokens) + ", got " + std::to_string(Index));
+        return {};
     }
+    static Layout output_layout(const Layout& in, std::string_view) { return Layout::rows(in.batch); }
 
     template <class T>
     static void forward(const layer_call<T>& c) {

@@ -1,0 +1,11 @@
+# error_report statuses, built with exceptions (WITH) and without (WITHOUT): both pass and print the same report.
+foreach(build WITH WITHOUT)
+  execute_process(COMMAND "${${build}}" statuses OUTPUT_VARIABLE report_${build} RESULT_VARIABLE code)
+  message("${${build}}:\n${report_${build}}")
+  if(NOT code EQUAL 0)
+    message(FATAL_ERROR "${${build}} statuses failed (exit ${code})")
+  endif()
+endforeach()
+if(NOT report_WITH STREQUAL report_WITHOUT)
+  message(FATAL_ERROR "the reports with and without exceptions differ")
+endif()
