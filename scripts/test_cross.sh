@@ -6,7 +6,8 @@
 #   bash scripts/test_cross.sh [HOST_EMBEDDED_OUTPUT]   (default: build/tests/embedded/embedded_app_output.txt,
 #                                                        written by the host build's embedded_app test)
 # Subsets (the whole suite under qemu would take hours): aarch64 runs the norm, activation and product kernels, fold
-# exactness and GPT-2 against PyTorch's fixtures; armv7 runs the kernels.
+# exactness and GPT-2 against PyTorch's fixtures; armv7 runs the norm and product kernels. LNFOLD_CROSS_TARGETS="aarch64-linux-gnu"
+# picks targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reference="$(realpath "${1:-build/tests/embedded/embedded_app_output.txt}")"
@@ -14,13 +15,15 @@ reference="$(realpath "${1:-build/tests/embedded/embedded_app_output.txt}")"
 bash scripts/install_deps.sh g++-aarch64-linux-gnu g++-arm-linux-gnueabihf g++-arm-linux-gnueabi qemu-user-static
 jobs="$(nproc)"
 
-kernels="kernels/test_norm_forward.cpp;kernels/test_activations.cpp;kernels/test_gemm.cpp"
+# armv7 leaves out test_activations: its references are long double, which is double there, and NEON on armv7
+# flushes subnormal results to zero (docs/embedded.md).
+kernels="kernels/test_norm_forward.cpp;kernels/test_gemm.cpp"
 declare -A tests=(
-  [aarch64-linux-gnu]="$kernels;kernels/test_norm_backward.cpp;fold/test_exactness.cpp;models/test_gpt2.cpp"
+  [aarch64-linux-gnu]="$kernels;kernels/test_activations.cpp;kernels/test_norm_backward.cpp;fold/test_exactness.cpp;models/test_gpt2.cpp"
   [arm-linux-gnueabihf]="$kernels"
   [arm-linux-gnueabi]="$kernels"
 )
-for target in aarch64-linux-gnu arm-linux-gnueabihf arm-linux-gnueabi; do
+for target in ${LNFOLD_CROSS_TARGETS:-aarch64-linux-gnu arm-linux-gnueabihf arm-linux-gnueabi}; do
   echo "lnfold: cross build for $target"
   cmake -S tests/cross -B "build-$target" -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/toolchains/$target.cmake" \

@@ -1,5 +1,6 @@
 #pragma once
-// A growable, 64-byte aligned buffer that never shrinks: the parameter arena and the caches.
+// A growable, 64-byte aligned buffer that never shrinks: the parameter arena and the caches. Or a view of memory
+// the caller owns (borrow): it then never grows, and asking it for more is an allocation_error.
 // Every allocation names who asks and what for: when the memory cannot be had (the allocator returns nothing) or
 // its byte count overflows size_t, it throws allocation_error
 //   "lnfold: <who>: cannot allocate <bytes> bytes for <what>"
@@ -52,11 +53,12 @@ public:
     }
     aligned_buffer(aligned_buffer&& other) noexcept
         : block_(std::exchange(other.block_, nullptr)), data_(std::exchange(other.data_, nullptr)),
-          size_(std::exchange(other.size_, 0)) {}
+          size_(std::exchange(other.size_, 0)), borrowed_(std::exchange(other.borrowed_, false)) {}
     aligned_buffer& operator=(aligned_buffer&& other) noexcept {
         std::swap(block_, other.block_);
         std::swap(data_, other.data_);
         std::swap(size_, other.size_);
+        std::swap(borrowed_, other.borrowed_);
         return *this;
     }
     ~aligned_buffer() { release(); }
@@ -74,6 +76,17 @@ public:
         return count > size_ ? reserve_zeroed(count, who, what) : status{};
     }
 
+    // Views `count` elements at `data`, which the caller owns and keeps alive (frees what the buffer held).
+    void borrow(T* data, std::size_t count) {
+        release();
+        data_ = data;
+        size_ = count;
+        borrowed_ = true;
+    }
+    bool borrowed() const { return borrowed_; }
+    // Elements this buffer owns (0 for a view).
+    std::size_t owned_size() const { return borrowed_ ? 0 : size_; }
+
     T* data() { return data_; }
     const T* data() const { return data_; }
     std::size_t size() const { return size_; }
@@ -83,6 +96,10 @@ public:
 private:
     template <class What>
     status reserve_zeroed(std::size_t count, std::string_view who, const What& what) {
+        if (borrowed_)
+            return status::of<allocation_error>("lnfold: " + std::string(who) + ": the caller's memory holds " +
+                                                std::to_string(size_) + " " + detail::element_plural<T>() + " for " +
+                                                detail::lazy_text(what) + ", which needs " + std::to_string(count));
         release();
         if (count > (std::numeric_limits<std::size_t>::max() - arena_alignment_bytes) / sizeof(T))
             return status::of<allocation_error>("lnfold: " + std::string(who) + ": cannot allocate " + std::to_string(count) + " " +
@@ -110,7 +127,7 @@ private:
         return {};
     }
     void copy_from(const aligned_buffer& other) {
-        if (size_ != other.size_) {
+        if (size_ != other.size_ || borrowed_) {
             release();
             if (other.size_ > 0) reserve_zeroed(other.size_, "aligned_buffer", "a copy of a buffer").raise_if_error();
         }
@@ -121,11 +138,13 @@ private:
         block_ = nullptr;
         data_ = nullptr;
         size_ = 0;
+        borrowed_ = false;
     }
 
     void* block_ = nullptr;  // what calloc returned; data_ is its first 64-byte aligned address
     T* data_ = nullptr;
     std::size_t size_ = 0;
+    bool borrowed_ = false;  // data_ is the caller's (block_ is null)
 };
 
 }  // namespace lnfold

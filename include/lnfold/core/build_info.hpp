@@ -2,6 +2,7 @@
 // What this build of lnfold runs with: SIMD architecture, matrix-product backend, threads, compiler and optimisation.
 #include <string>
 
+#include "lnfold/core/x86_intrinsics.hpp"  // before xsimd includes <immintrin.h>
 #include <xsimd/xsimd.hpp>
 
 #include "lnfold/config.hpp"

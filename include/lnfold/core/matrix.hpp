@@ -2,6 +2,7 @@
 // Eigen views over lnfold memory: activations and weights are row-major.
 #include <cstddef>
 
+#include "lnfold/core/x86_intrinsics.hpp"  // before Eigen includes <immintrin.h>
 #include <Eigen/Core>
 
 namespace lnfold {

@@ -26,7 +26,8 @@ struct text_corpus {
     std::vector<std::int32_t> encode(std::string_view s) const {
         std::vector<std::int32_t> out;
         out.reserve(s.size());
-        for (unsigned char c : s) {
+        for (const char ch : s) {
+            const auto c = static_cast<unsigned char>(ch);
             if (ids[c] < 0) raise<index_error>("lnfold: text_corpus::encode: character " + std::to_string(int(c)) + " is not in the vocabulary");
             out.push_back(ids[c]);
         }
@@ -43,7 +44,7 @@ inline text_corpus make_corpus(std::string text) {
     text_corpus c;
     c.text = std::move(text);
     std::array<bool, 256> seen{};
-    for (unsigned char ch : c.text) seen[ch] = true;
+    for (const char ch : c.text) seen[static_cast<unsigned char>(ch)] = true;
     c.ids.fill(-1);
     for (int ch = 0; ch < 256; ++ch)
         if (seen[static_cast<std::size_t>(ch)]) {

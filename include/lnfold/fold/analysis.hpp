@@ -21,6 +21,12 @@
 
 namespace lnfold {
 
+// GCC (12) takes the scoped enumerator fold_reason::network_input for a shadow of lnfold::network_input
+// (graph/node.hpp) under -Wshadow; a scoped enumerator hides nothing outside its enum, so that warning is false.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
+#endif
 enum class fold_reason {
     none,            // foldable
     network_input,   // the input reaches the network input, which no parameter can centre
@@ -30,6 +36,9 @@ enum class fold_reason {
     locked_source,   // a source (culprit) whose output also reaches a non-LN consumer (consumer, or the output)
     tied_table,      // a table (culprit) that a TiedHead with tie_fold::keep (consumer) reads as its weights
 };
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 struct layernorm_verdict {
     short_string path;                // the LayerNorm's path

@@ -8,6 +8,7 @@
 #include <string>
 #include <cstdint>
 #include <span>
+#include <limits>
 #include <vector>
 
 #include "lnfold/core/aligned_buffer.hpp"
@@ -54,10 +55,13 @@ struct executor {
     // must fit size_t) and buffers, without computing anything; the first failure goes to plan_error, so that a
     // forward fails before it touches any value and reports through a status or a raise alike. plan_allocates
     // false only adds up the buffers' sizes (planned_elements: outputs, sums and scratch, in elements).
+    // carve (Model::use_activation_memory): the plan takes every buffer from the caller's memory instead, in order.
     bool planning = false;
     bool plan_allocates = true;
     status plan_error;
-    std::size_t planned_elements = 0;
+    std::size_t planned_elements = 0;  // each buffer padded to 64 bytes (layers/layer_base.hpp: padded)
+    T* carve = nullptr;
+    std::size_t carve_left = 0;
 
     explicit executor(std::span<const graph_node> table)
         : nodes(table), outputs(table.size()), scratch(table.size()), inputs(table.size()),
@@ -150,6 +154,33 @@ bool defers_residual_sum(const executor<T>& ex, std::size_t add) {
            ex.nodes[add + 1].input == static_cast<int>(add);
 }
 
+// One buffer of the planning pass: `count` elements, counted in ex.planned_elements (padded to 64 bytes), and
+// allocated, carved from the caller's memory (ex.carve), or neither (ex.plan_allocates false: sizes only).
+template <class T, class What>
+status plan_buffer(executor<T>& ex, aligned_buffer<T>& buffer, std::size_t count, const What& what) {
+    status error;
+    if (count > std::numeric_limits<std::size_t>::max() - param_alignment_elements) [[unlikely]]
+        return status::of<allocation_error>("lnfold: Model::forward: " + detail::lazy_text(what) +
+                                            " overflows size_t");
+    const std::size_t planned = padded(count);
+    if (!add_or_report(ex.planned_elements, ex.planned_elements, "planned values", planned, "values",
+                       "lnfold: Model::forward: the activation plan", error))
+        return error;
+    if (ex.carve != nullptr) {
+        if (planned > ex.carve_left)
+            return status::of<allocation_error>("lnfold: Model::forward: the caller's memory has " +
+                                                std::to_string(ex.carve_left) + " " + detail::element_plural<T>() +
+                                                " left for " + detail::lazy_text(what) + ", which needs " +
+                                                std::to_string(planned));
+        buffer.borrow(ex.carve, planned);
+        ex.carve += planned;
+        ex.carve_left -= planned;
+        return error;
+    }
+    if (!ex.plan_allocates) return error;
+    return buffer.try_ensure(count, "Model::forward", what);
+}
+
 // Plans one leaf layer as node `node` (executor::planning): its checks, output layout and buffers, any failure in
 // ex.plan_error (later nodes are then skipped). Its input's rows x width fit in size_t (the Model checked the
 // network input, this function every node's output):
@@ -169,18 +200,13 @@ activation<T> plan_leaf(executor<T>& ex, std::size_t node, activation<T> in) {
         !mul_or_report(out_count, out_rows, "rows", out_width, "features", output, error))
         return in;
     const std::size_t scratch_count = L::scratch_size(in.layout, in.width, path);
-    if (!add_or_report(planned, out_count, "activations", scratch_count, "scratch values", output, error) ||
-        !add_or_report(ex.planned_elements, ex.planned_elements, "planned values", planned, "values", output, error))
-        return in;
-    if (ex.plan_allocates) {
-        error = ex.outputs[node].try_ensure(out_count, "Model::forward", [&] {
-            return detail::buffer_text<T>("the activations", layer_name(L::type_name(), path), out_rows, out_width);
+    error = plan_buffer(ex, ex.outputs[node], out_count, [&] {
+        return detail::buffer_text<T>("the activations", layer_name(L::type_name(), path), out_rows, out_width);
+    });
+    if (error.ok() && scratch_count > 0)
+        error = plan_buffer(ex, ex.scratch[node], scratch_count, [&] {
+            return detail::buffer_text<T>("the scratch space", layer_name(L::type_name(), path), scratch_count);
         });
-        if (error.ok() && scratch_count > 0)
-            error = ex.scratch[node].try_ensure(scratch_count, "Model::forward", [&] {
-                return detail::buffer_text<T>("the scratch space", layer_name(L::type_name(), path), scratch_count);
-            });
-    }
     return {ex.outputs[node].data(), out_layout, out_width};
 }
 

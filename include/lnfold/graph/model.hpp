@@ -1,7 +1,9 @@
 #pragma once
 // Model<Net, T>: the run-time state of a network type. One aligned parameter arena (offsets fixed at compile
-// time by graph_v<Net>), a gradient arena of the same layout, per-node settings, and per-node caches that are
-// sized on the first call of a shape and reused afterwards (forward allocates nothing after warm-up).
+// time by graph_v<Net>; or the caller's, read-only), a gradient arena of the same layout (allocated by the first
+// backward, zero_grad or gradients() call: a model that only runs forward never holds one), per-node settings, and
+// per-node buffers that the forward's planning pass sizes on the first call of a shape and reuses afterwards
+// (forward allocates nothing after warm-up; use_activation_memory puts them in the caller's memory instead).
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -45,6 +47,14 @@ struct parameter_ref {
     const param_spec& spec;  // shape, rank, init
 };
 
+// What a Model holds, in bytes: its parameter arena (0 when it is the caller's); its gradient arena (0 until the
+// first backward, zero_grad or gradients() call); the forward's buffers as sized so far (every node's output,
+// residual sums, scratch; 0 in the caller's memory); the backward's (per-node output gradients, shared work space).
+struct model_memory {
+    std::size_t parameters = 0, gradients = 0, activations = 0, backward = 0;
+    std::size_t total() const { return parameters + gradients + activations + backward; }
+};
+
 template <class Net, class T = float>
 class Model {
     static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "lnfold: Model<Net, T> needs T = float or double");
@@ -75,7 +85,6 @@ public:
 
     explicit Model(std::uint64_t seed = 0, init_scheme scheme = init_scheme::pytorch)
         : params_(arena_size, "Model", "the parameter arena"),
-          grads_(arena_size, "Model", "the gradient arena"),
           exec_(std::span<const graph_node>(graph.nodes.data(), node_count)) {
         exec_.params = params_.data();
         initialize(seed, scheme);
@@ -84,8 +93,23 @@ public:
     // next (lnfold-fold): nothing is drawn, and the arena's pages cost no time or memory until they are written.
     explicit Model(uninitialized_t)
         : params_(arena_size, "Model", "the parameter arena"),
-          grads_(arena_size, "Model", "the gradient arena"),
           exec_(std::span<const graph_node>(graph.nodes.data(), node_count)) {
+        exec_.params = params_.data();
+    }
+    // A model that runs on parameters it does not own and never writes: `arena` holds arena_size values in this
+    // network's arena layout (what parameters() of a Model<Net, T> holds, e.g. a copy kept in flash, ROM or a
+    // mapped file), aligned for T, and outlives the Model. Forward, backward (its gradients are the Model's) and
+    // reading work; writing a parameter (parameters(), parameter(path), initialize, loading) is a config_error.
+    // Copies of such a model own a copy of the parameters.
+    explicit Model(std::span<const T> arena)
+        : exec_(std::span<const graph_node>(graph.nodes.data(), node_count)) {
+        if (arena.size() != arena_size)
+            raise<shape_error>("lnfold: Model(arena): the parameter arena needs " + std::to_string(arena_size) + " " +
+                               detail::element_plural<T>() + ", got " + std::to_string(arena.size()));
+        if (reinterpret_cast<std::uintptr_t>(arena.data()) % alignof(T) != 0)
+            raise<config_error>("lnfold: Model(arena): the parameter arena must be aligned to " +
+                                std::to_string(alignof(T)) + " bytes");
+        params_.borrow(const_cast<T*>(arena.data()), arena_size);  // never written: see writable_parameters
         exec_.params = params_.data();
     }
     Model(const Model& other) : params_(other.params_), grads_(other.grads_), exec_(other.exec_) {
@@ -111,7 +135,7 @@ public:
     void initialize(std::uint64_t seed, init_scheme scheme = init_scheme::pytorch, double std = 0.02) {
         for (std::size_t t = 0; t < tensor_count; ++t) {
             const param_entry& e = graph.tensors[t];
-            T* values = params_.data() + e.offset;
+            T* values = writable_parameters("Model::initialize") + e.offset;
             const std::size_t n = e.spec.numel();
             const std::uint64_t stream = seed_for(seed, e.path.view());
             const double bound = 1.0 / std::sqrt(static_cast<double>(e.spec.fan_in));
@@ -190,7 +214,7 @@ public:
                               std::to_string(last_.rows()) + " rows x " + std::to_string(last_.width) + "), got " +
                               std::to_string(dy.size()));
         std::fill(exec_.has_grad.begin(), exec_.has_grad.end(), static_cast<unsigned char>(0));
-        exec_.param_grads = grads_.data();
+        exec_.param_grads = gradient_arena();
         accumulate_grad(exec_, static_cast<int>(node_count - 1), dy.data(), dy.size());
         backward_node<Net>(exec_, 0, 0);
     }
@@ -216,14 +240,18 @@ public:
         exec_.input_grad = nullptr;
         if (!exec_.input_grad_written) std::fill(input_gradient.begin(), input_gradient.end(), T(0));
     }
-    void zero_grad() { std::fill(grads_.span().begin(), grads_.span().end(), T(0)); }
+    void zero_grad() {
+        T* grads = gradient_arena();
+        std::fill(grads, grads + arena_size, T(0));
+    }
 
     // Calls f(parameter_ref<T>) for every parameter tensor, in execution order.
     template <class F>
     void visit_parameters(F&& f) {
         for (std::size_t t = 0; t < tensor_count; ++t) {
             const param_entry& e = graph.tensors[t];
-            f(parameter_ref<T>{e.path.view(), {params_.data() + e.offset, e.spec.numel()}, e.spec});
+            f(parameter_ref<T>{e.path.view(), {writable_parameters("Model::visit_parameters") + e.offset, e.spec.numel()},
+                               e.spec});
         }
     }
     template <class F>
@@ -234,14 +262,22 @@ public:
         }
     }
 
-    std::span<T> parameter(std::string_view path) { return {params_.data() + entry(path).offset, entry(path).spec.numel()}; }
+    std::span<T> parameter(std::string_view path) {
+        return {writable_parameters("Model::parameter") + entry(path).offset, entry(path).spec.numel()};
+    }
     std::span<const T> parameter(std::string_view path) const {
         return {params_.data() + entry(path).offset, entry(path).spec.numel()};
     }
+    // One parameter's gradient (the const form is empty before the gradient arena exists).
     std::span<const T> gradient(std::string_view path) const {
-        return {grads_.data() + entry(path).offset, entry(path).spec.numel()};
+        const param_entry& e = entry(path);
+        if (grads_.size() == 0) return {};
+        return {grads_.data() + e.offset, e.spec.numel()};
     }
-    std::span<T> gradient(std::string_view path) { return {grads_.data() + entry(path).offset, entry(path).spec.numel()}; }
+    std::span<T> gradient(std::string_view path) {
+        const param_entry& e = entry(path);
+        return {gradient_arena() + e.offset, e.spec.numel()};
+    }
     static const param_entry& entry(std::string_view path) {
         for (std::size_t t = 0; t < tensor_count; ++t)
             if (graph.tensors[t].path.view() == path) return graph.tensors[t];
@@ -252,11 +288,61 @@ public:
                            std::to_string(tensor_count) + ": " + known + ")");
     }
 
-    // The whole arenas (padding between tensors is zero and stays zero).
-    std::span<T> parameters() { return params_.span(); }
+    // The whole arenas (padding between tensors is zero and stays zero). gradients() allocates the gradient arena
+    // (zeroed) when there is none yet; its const form is then empty.
+    std::span<T> parameters() { return {writable_parameters("Model::parameters"), arena_size}; }
     std::span<const T> parameters() const { return params_.span(); }
-    std::span<T> gradients() { return grads_.span(); }
+    std::span<T> gradients() { return {gradient_arena(), arena_size}; }
     std::span<const T> gradients() const { return grads_.span(); }
+    // Whether the parameters are the caller's (Model(arena)).
+    bool borrows_parameters() const { return params_.borrowed(); }
+
+    // The bytes this Model holds, by part (see model_memory); memory the caller lent it (Model(arena),
+    // use_activation_memory) is not counted. Buffers count padded to 64 bytes, as in activation_bytes.
+    model_memory memory_report() const {
+        const auto bytes = [](const aligned_buffer<T>& b) { return padded(b.owned_size()) * sizeof(T); };
+        model_memory m;
+        m.parameters = params_.owned_size() * sizeof(T);
+        m.gradients = grads_.owned_size() * sizeof(T);
+        for (std::size_t n = 0; n < node_count; ++n) {
+            m.activations += bytes(exec_.outputs[n]) + bytes(exec_.scratch[n]);
+            m.backward += bytes(exec_.grads[n]);
+        }
+        m.backward += bytes(exec_.dx) + bytes(exec_.work);
+        return m;
+    }
+    // The activation bytes (outputs, residual sums, scratch; each padded to 64 bytes) a forward of this layout
+    // needs, from the planning pass forward runs, without allocating or computing anything: what
+    // memory_report().activations becomes after the first forward of the layout. Token ids are not looked at (their
+    // values do not change any size); width is the input's features per row, for networks that accept any width.
+    result<std::size_t> activation_bytes(const Layout& layout, std::size_t width = input_width) {
+        exec_.plan_allocates = false;
+        const result<std::size_t> bytes = plan_only(layout, width);
+        exec_.plan_allocates = true;
+        return bytes;
+    }
+    // Runs every forward in `memory` (the caller's, 64-byte aligned, at least activation_bytes(layout, width)
+    // bytes, alive as long as the Model uses it) instead of buffers of its own: the buffers of a forward of
+    // `layout` are laid out in it now, and a later forward that needs more (a larger layout) fails with
+    // allocation_error. Backward's buffers stay the Model's own. A copy of the Model owns copies of the buffers.
+    status use_activation_memory(std::span<std::byte> memory, const Layout& layout, std::size_t width = input_width) {
+        const result<std::size_t> needed = activation_bytes(layout, width);
+        if (!needed) return needed.error();
+        if (reinterpret_cast<std::uintptr_t>(memory.data()) % arena_alignment_bytes != 0)
+            return status::of<config_error>("lnfold: Model::use_activation_memory: the memory must be aligned to " +
+                                            std::to_string(arena_alignment_bytes) + " bytes");
+        if (memory.size() < *needed)
+            return status::of<allocation_error>("lnfold: Model::use_activation_memory: a forward of " +
+                                                layout.describe() + " needs " + std::to_string(*needed) +
+                                                " bytes (Model::activation_bytes), got " + std::to_string(memory.size()));
+        exec_.carve = reinterpret_cast<T*>(memory.data());
+        exec_.carve_left = memory.size() / sizeof(T);
+        const result<std::size_t> planned = plan_only(layout, width);
+        exec_.carve = nullptr;
+        exec_.carve_left = 0;
+        last_ = {};
+        return planned ? status{} : planned.error();
+    }
 
     // Norm eps, per LayerNorm / RMSNorm node (path of the norm, e.g. "h.0.ln_1") or for all of them (a network
     // without norms has no eps: config_error). eps must be finite and > 0 as a double and as T (config_error).
@@ -294,6 +380,35 @@ public:
     const executor<T>& state() const { return exec_; }
 
 private:
+    // The planning pass alone (no token ids), its plan in bytes.
+    result<std::size_t> plan_only(const Layout& layout, std::size_t width) {
+        std::size_t rows = 0;
+        if (status s = check_layout(layout, rows); !s) return s;
+        exec_.planning = true;
+        exec_.plan_error = {};
+        exec_.planned_elements = 0;
+        exec_.tokens = nullptr;
+        run_node<Net>(exec_, 0, 0, activation<T>{nullptr, layout, reads_tokens ? 0 : width});
+        exec_.planning = false;
+        if (!exec_.plan_error.ok()) return std::exchange(exec_.plan_error, status{});
+        std::size_t bytes = 0;
+        if (__builtin_mul_overflow(exec_.planned_elements, sizeof(T), &bytes))
+            return status::of<shape_error>("lnfold: Model::activation_bytes: " + std::to_string(exec_.planned_elements) +
+                                           " values overflow size_t as bytes");
+        return bytes;
+    }
+    // The parameter arena for writing; a config_error when it is the caller's (Model(arena)).
+    T* writable_parameters(const char* who) {
+        if (params_.borrowed())
+            raise<config_error>(std::string("lnfold: ") + who + ": the parameters are the caller's (Model(arena)), "
+                                "which the Model never writes; copy the Model to get parameters of its own");
+        return params_.data();
+    }
+    // The gradient arena, allocated (zeroed) on first use.
+    T* gradient_arena() {
+        if (grads_.size() == 0) grads_.ensure(arena_size, "Model", "the gradient arena");
+        return grads_.data();
+    }
     static bool is_norm(std::size_t n) {
         return graph.nodes[n].kind == layer_kind::layer_norm || graph.nodes[n].kind == layer_kind::rms_norm;
     }

@@ -67,14 +67,9 @@ struct Residual {
             return in;
         }
         const std::size_t rows = in.layout.row_count(), count = rows * in.width;  // the input's size, checked before
-        if (!add_or_report(ex.planned_elements, ex.planned_elements, "planned values", count, "values",
-                           "lnfold: Model::forward: the activation plan", error))
-            return in;
-        if (ex.plan_allocates)
-            error = ex.outputs[add].try_ensure(count, "Model::forward", [&] {
-                return detail::buffer_text<T>("the sum", layer_name("Residual", ex.nodes[add].path.view()), rows,
-                                              in.width);
-            });
+        error = plan_buffer(ex, ex.outputs[add], count, [&] {
+            return detail::buffer_text<T>("the sum", layer_name("Residual", ex.nodes[add].path.view()), rows, in.width);
+        });
         return {ex.outputs[add].data(), in.layout, in.width};
     }
 

@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "lnfold/core/x86_intrinsics.hpp"  // before xsimd includes <immintrin.h>
 #include <xsimd/xsimd.hpp>
 
 #include "lnfold/kernels/arch.hpp"

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "lnfold/core/x86_intrinsics.hpp"  // before xsimd includes <immintrin.h>
 #include <xsimd/xsimd.hpp>
 
 #include "lnfold/kernels/arch.hpp"

@@ -12,6 +12,7 @@
 #include <string>
 #include <type_traits>
 
+#include "lnfold/core/x86_intrinsics.hpp"  // before xsimd includes <immintrin.h>
 #include <xsimd/xsimd.hpp>
 
 #include "lnfold/core/error.hpp"
@@ -55,9 +56,16 @@ using default_arch = std::conditional_t<xsimd::default_arch::supported(), xsimd:
 namespace detail {
 template <class T, class Arch, class = void>
 struct has_register : std::false_type {};
+// Whether xsimd has a usable register of T on Arch. xsimd 8.1 declares one of double on armv7's neon whose type is
+// an empty struct (invalid_register) and says it has it: a register counts only when its type is not an empty class.
+template <class T, class Arch, bool Declared = xsimd::types::has_simd_register<T, Arch>::value>
+struct real_register : std::false_type {};
+template <class T, class Arch>
+struct real_register<T, Arch, true>
+    : std::bool_constant<!std::is_empty_v<typename xsimd::types::simd_register<T, Arch>::register_type>> {};
 template <class T, class Arch>
 struct has_register<T, Arch, std::enable_if_t<!std::is_same_v<Arch, scalar_arch>>>
-    : std::bool_constant<Arch::supported() && xsimd::types::has_simd_register<T, Arch>::value> {};
+    : std::bool_constant<Arch::supported() && real_register<T, Arch>::value> {};
 }  // namespace detail
 
 // True when Arch has a vector register for T (false for scalar_arch).

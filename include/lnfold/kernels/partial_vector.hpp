@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "lnfold/core/x86_intrinsics.hpp"  // before xsimd includes <immintrin.h>
 #include <xsimd/xsimd.hpp>
 
 #include "lnfold/kernels/arch.hpp"

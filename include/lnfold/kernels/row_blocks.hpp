@@ -28,6 +28,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "lnfold/core/x86_intrinsics.hpp"  // before xsimd includes <immintrin.h>
 #include <xsimd/xsimd.hpp>
 
 #include "lnfold/kernels/affine_output.hpp"
@@ -89,7 +90,7 @@ inline constexpr std::size_t layer_norm_block_rows_v =
 
 // lane j = hsum(part[j]) for the 16 rows of a block (blocks exist only for float on AVX-512).
 template <class T, class Arch>
-LNFOLD_ALWAYS_INLINE xsimd::batch<T, Arch> block_hsum(const block_parts<T, Arch>& part) {
+LNFOLD_ALWAYS_INLINE xsimd::batch<T, Arch> block_hsum([[maybe_unused]] const block_parts<T, Arch>& part) {
     static_assert(layer_norm_block_rows_v<T, Arch> == 16, "blocks are for float on AVX-512");
 #if defined(__AVX512F__)
     return transposed_hsum_16<Arch>(part);
@@ -141,7 +142,7 @@ LNFOLD_ALWAYS_INLINE std::array<T, 4> four_at(const std::array<T, W>& a, std::si
 // lane j = x[j * stride], j < 16: the first elements of a block's rows (their shifts), in one gather (built from
 // scalars, the 16 lanes would cost some 20 shuffles).
 template <class Arch, class T>
-LNFOLD_ALWAYS_INLINE xsimd::batch<T, Arch> column_of(const T* x, std::size_t stride) {
+LNFOLD_ALWAYS_INLINE xsimd::batch<T, Arch> column_of([[maybe_unused]] const T* x, [[maybe_unused]] std::size_t stride) {
     static_assert(layer_norm_block_rows_v<T, Arch> == 16, "blocks are for float on AVX-512");
 #if defined(__AVX512F__)
     const __m512i index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),

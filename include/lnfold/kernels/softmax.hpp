@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <limits>
 
+#include "lnfold/core/x86_intrinsics.hpp"  // before xsimd includes <immintrin.h>
 #include <xsimd/xsimd.hpp>
 
 #include "lnfold/kernels/arch.hpp"

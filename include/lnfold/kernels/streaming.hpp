@@ -25,6 +25,7 @@
 #include <unistd.h>
 #endif
 
+#include "lnfold/core/x86_intrinsics.hpp"  // before xsimd includes <immintrin.h>
 #include <xsimd/xsimd.hpp>
 
 #include "lnfold/kernels/arch.hpp"

@@ -45,7 +45,7 @@ double softmax_cross_entropy(const tensor_view<T>& logits, std::span<const std::
         ++counted;
     }
     for (std::size_t r = 0; r < rows; ++r)  // ignored rows get 0; every other row is written in full below
-        if (targets[r] == options.ignore_index) std::fill_n(grad.begin() + r * classes, classes, T(0));
+        if (targets[r] == options.ignore_index) std::fill_n(grad.data() + r * classes, classes, T(0));
     if (counted == 0) return 0.0;
     const double smooth = options.label_smoothing, off = smooth / double(classes), on = 1.0 - smooth + off;
     const double scale = 1.0 / double(counted);
