@@ -195,7 +195,7 @@ activation<T> plan_leaf(executor<T>& ex, std::size_t node, activation<T> in) {
     const Layout out_layout = L::output_layout(in.layout, path);
     const std::size_t out_width = L::resolve_out(in.width);
     const layer_context<L> output{path, "the output"};
-    std::size_t out_rows = 0, out_count = 0, planned = 0;
+    std::size_t out_rows = 0, out_count = 0;
     if (!mul_or_report(out_rows, out_layout.batch, "samples", out_layout.tokens, "tokens", output, error) ||
         !mul_or_report(out_count, out_rows, "rows", out_width, "features", output, error))
         return in;
