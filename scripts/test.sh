@@ -19,3 +19,13 @@ if grep -q -E '^LNFOLD_(OPENBLAS|ONEDNN)_LIBRARY:FILEPATH=/' build/CMakeCache.tx
   cmake --build build-eigen -j"$jobs" --target "${eigen_tests[@]}"
   ctest --test-dir build-eigen --output-on-failure -j"$jobs" -R "^($(IFS='|'; echo "${eigen_tests[*]}"))\$"
 fi
+
+# clang, without OpenMP (Debian's clang has no OpenMP runtime unless libomp-dev is installed, which this script
+# does not install): the strict-warnings program (-Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror on lnfold's
+# headers), the README's snippet, the exception-free error reports and the embedded app.
+clang_tests=(test_strict_warnings readme_usage error_report error_handler embedded_app)
+cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ -DLNFOLD_OPENMP=OFF \
+      -DLNFOLD_BUILD_BENCH=OFF -DLNFOLD_BUILD_EXAMPLES=OFF
+cmake --build build-clang -j"$jobs" --target test_strict_warnings readme_usage error_report_exceptions \
+      error_report_no_exceptions embedded_app
+ctest --test-dir build-clang --output-on-failure -j"$jobs" -R "^($(IFS='|'; echo "${clang_tests[*]}"))\$"

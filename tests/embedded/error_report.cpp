@@ -1,8 +1,9 @@
 // The same errors with and without exceptions. Built twice (tests/embedded/CMakeLists.txt): with exceptions, and
 // with -fno-exceptions (LNFOLD_EXCEPTIONS 0).
-//   error_report statuses   prints, for each bad input below, the kind and message Model::try_forward returns; with
-//                           exceptions it also checks that forward throws that class with that message, and that a
-//                           good input gives the same output both ways. The two builds' outputs must be equal.
+//   error_report statuses   prints, for each bad input below, the kind and message Model::try_forward or
+//                           io::try_load returns; with exceptions it also checks that forward / load throws that
+//                           class with that message, and that a good input gives the same output both ways. The two
+//                           builds' outputs must be equal.
 //   error_report handler    (without exceptions) installs an error handler and calls forward with a bad input:
 //                           the handler must receive try_forward's message (it prints it and ends the program).
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include <lnfold/io/weights.hpp>
 #include <lnfold/lnfold.hpp>
 
 using namespace lnfold;
@@ -31,8 +33,8 @@ using Mlp = Seq<Named<"fc1", Linear<6, 8>>, Named<"ln", LayerNorm<8>>, ReLU, Nam
 
 struct bad_input {
     const char* name;
-    std::function<status()> try_forward;  // Model::try_forward's status
-    std::function<void()> forward;        // Model::forward on the same input
+    std::function<status()> try_forward;  // Model::try_forward's (or io::try_load's) status
+    std::function<void()> forward;        // Model::forward (io::load) on the same input
 };
 
 int failures = 0;
@@ -68,6 +70,10 @@ int main(int argc, char** argv) {
     bad_ids[11] = static_cast<std::int32_t>(V + 3);
     std::vector<std::int32_t> long_ids(T + 1, 0);
     std::vector<float> pixels(2 * 8 * 8 * 3, 0.5f), features(4 * 6, 0.25f);
+    // Weight files: one of another network (the MLP's weights for the ViT), one cut short, one that does not exist.
+    const std::vector<std::uint8_t> mlp_file = io::save_bytes(mlp);
+    const io::safetensors_file mlp_weights(mlp_file, "mlp.safetensors");
+    const std::vector<std::uint8_t> cut(mlp_file.begin(), mlp_file.begin() + 100);
     using ids_t = std::span<const std::int32_t>;
     using values_t = std::span<const float>;
     const std::vector<bad_input> cases = {
@@ -94,6 +100,13 @@ int main(int argc, char** argv) {
          [&] { vit.forward(values_t(pixels).first(12 * 12 * 3), Layout::image(1, 12, 12)); }},
         {"wrong feature count", [&] { return mlp.try_forward(values_t(features), Layout::rows(3)).error(); },
          [&] { mlp.forward(values_t(features), Layout::rows(3)); }},
+        {"weights of another network", [&] { return io::try_load(vit, mlp_weights).error(); },
+         [&] { io::load(vit, mlp_weights); }},
+        {"weights cut short",
+         [&] { return io::safetensors_file::try_from(io::byte_buffer(cut), "cut.safetensors").error(); },
+         [&] { io::safetensors_file file(cut, "cut.safetensors"); }},
+        {"no weight file", [&] { return io::try_load(mlp, std::string("/nonexistent/lnfold/mlp.safetensors")).error(); },
+         [&] { io::load(mlp, std::string("/nonexistent/lnfold/mlp.safetensors")); }},
         {"overflowing batch", [&] { return mlp.try_forward(values_t(features), Layout::sequence(SIZE_MAX / 2, 4)).error(); },
          [&] { mlp.forward(values_t(features), Layout::sequence(SIZE_MAX / 2, 4)); }},
     };

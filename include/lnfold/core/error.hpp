@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -155,27 +156,44 @@ private:
     std::string message_;
 };
 
+// Raises E(message), or, for a caller that reports instead (report not null), records it in *report unless an
+// earlier failure is there already; the caller then returns at once.
+template <class E>
+void raise_or_report(status* report, std::string message) {
+    if (report == nullptr) raise<E>(std::move(message));
+    if (report->ok()) *report = status::of<E>(std::move(message));
+}
+
 // A value, or the status that says why there is none.
 template <class T>
 class result {
 public:
-    result(T value) : value_(std::move(value)), has_value_(true) {}  // NOLINT: implicit, as std::expected
-    result(status error) : error_(std::move(error)) {}                 // NOLINT
-    bool has_value() const { return has_value_; }
-    explicit operator bool() const { return has_value_; }
+    result(T value) : value_(std::move(value)) {}  // NOLINT: implicit, as std::expected
+    result(status error) : error_(std::move(error)) {}  // NOLINT
+    bool has_value() const { return value_.has_value(); }
+    explicit operator bool() const { return has_value(); }
     // The value; without one, reports the error as the throwing form would.
-    const T& value() const {
-        if (!has_value_) error_.raise_if_error();
-        return value_;
+    const T& value() const& {
+        if (!value_) error_.raise_if_error();
+        return *value_;
     }
-    const T& operator*() const { return value(); }
+    T& value() & {
+        if (!value_) error_.raise_if_error();
+        return *value_;
+    }
+    T&& value() && {
+        if (!value_) error_.raise_if_error();
+        return std::move(*value_);
+    }
+    const T& operator*() const& { return value(); }
+    T& operator*() & { return value(); }
     const T* operator->() const { return &value(); }
+    T* operator->() { return &value(); }
     const status& error() const { return error_; }
 
 private:
-    T value_{};
+    std::optional<T> value_;
     status error_;
-    bool has_value_ = false;
 };
 
 }  // namespace lnfold

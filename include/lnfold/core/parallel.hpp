@@ -25,7 +25,7 @@ inline int max_threads() {
 // kernels, activations, adds) gives the same results for every thread count; a body that runs a matrix product
 // over its range does not (kernels/gemm.hpp splits products into blocks fixed by their shapes).
 template <class Body>
-void parallel_for_rows(std::size_t rows, std::size_t work_per_row, Body&& body) {
+void parallel_for_rows(std::size_t rows, [[maybe_unused]] std::size_t work_per_row, Body&& body) {
     if (rows == 0) return;
 #if LNFOLD_HAS_OPENMP
     std::size_t work = 0;  // rows * work_per_row, saturated (a huge product only means "enough work for threads")

@@ -6,6 +6,7 @@
 // a hash set that colliding keys could make quadratic); parse_members streams a top-level object member by member
 // so that a caller can check and stop early, and never holds the whole tree.
 #include <algorithm>
+#include <type_traits>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -89,10 +90,17 @@ public:
     json_parser(std::string_view text, std::string where, json_limits limits = {})
         : s_(text), where_(std::move(where)), limits_(limits) {}
 
+    // Reports failures into *report (the first one; the parse then stops and returns what it has) instead of
+    // raising them: for the non-throwing loaders. The messages are the same.
+    void report_into(status* report) { report_ = report; }
+    bool failed() const { return failed_; }
+
     json_value parse() {
         check_size();
+        if (failed_) return {};
         skip_ws();
         json_value v = value(0);
+        if (failed_) return {};
         finish();
         return v;
     }
@@ -100,29 +108,43 @@ public:
     // Parses one JSON object without keeping it: on_member(std::string&& key, json_value&& value, std::size_t
     // key_byte) receives each member as soon as it is read, in order, and may throw to stop the parse there. Only
     // the keys are kept, to check after the last member that none repeats. The same limits apply as in parse().
+    // With report_into, on_member may stop the parse by returning false (after reporting); it returns void or bool.
     template <class OnMember>
     void parse_members(OnMember&& on_member) {
         check_size();
+        if (failed_) return;
         skip_ws();
-        if (pos_ >= s_.size() || s_[pos_] != '{') fail("expected an object, got " + describe_here());
+        if (pos_ >= s_.size() || s_[pos_] != '{') return fail("expected an object, got " + describe_here());
         count_value();
-        if (limits_.max_depth < 1) fail("nesting deeper than the limit of " + std::to_string(limits_.max_depth));
+        if (failed_) return;
+        if (limits_.max_depth < 1) return fail("nesting deeper than the limit of " + std::to_string(limits_.max_depth));
         std::vector<std::string> keys;
         std::vector<std::size_t> key_bytes;
         members(1, [&](std::string&& key, json_value&& member, std::size_t key_byte) {
             keys.push_back(key);
             key_bytes.push_back(key_byte);
-            on_member(std::move(key), std::move(member), key_byte);
+            if constexpr (std::is_same_v<decltype(on_member(std::move(key), std::move(member), key_byte)), bool>) {
+                if (!on_member(std::move(key), std::move(member), key_byte)) failed_ = true;
+            } else {
+                on_member(std::move(key), std::move(member), key_byte);
+            }
         });
+        if (failed_) return;
         check_unique(keys, key_bytes);
+        if (failed_) return;
         finish();
     }
 
 private:
-    [[noreturn]] void fail(const std::string& what) const {
-        raise<io_error>("lnfold: " + where_ + ": invalid JSON: " + what + " at byte " + std::to_string(pos_));
+    // Raises io_error, or with report_into records the first failure; the caller returns at once (every caller
+    // of a function that can fail checks failed_ after it).
+    void fail(const std::string& what) {
+        std::string message = "lnfold: " + where_ + ": invalid JSON: " + what + " at byte " + std::to_string(pos_);
+        if (report_ == nullptr) raise<io_error>(std::move(message));
+        if (!failed_) *report_ = status::of<io_error>(std::move(message));
+        failed_ = true;
     }
-    void check_size() const {
+    void check_size() {
         if (s_.size() > limits_.max_bytes)
             fail("the JSON text has " + std::to_string(s_.size()) + " bytes, more than the limit of " +
                  std::to_string(limits_.max_bytes));
@@ -153,13 +175,14 @@ private:
         return false;
     }
     json_value value(std::size_t depth) {
-        if (pos_ >= s_.size()) fail("expected a value, got end of text");
+        if (pos_ >= s_.size()) return fail("expected a value, got end of text"), json_value{};
         count_value();
+        if (failed_) return {};
         json_value v;
         const char c = s_[pos_];
         if (c == '{' || c == '[') {
             if (depth + 1 > limits_.max_depth)
-                fail("nesting deeper than the limit of " + std::to_string(limits_.max_depth));
+                return fail("nesting deeper than the limit of " + std::to_string(limits_.max_depth)), json_value{};
             if (c == '{') object(v, depth + 1);
             else array(v, depth + 1);
         } else if (c == '"') {
@@ -176,8 +199,9 @@ private:
         } else if (literal("null")) {
             v.kind_ = json_value::kind::null;
         } else {
-            fail("expected a value, got " + describe_here());
+            return fail("expected a value, got " + describe_here()), json_value{};
         }
+        if (failed_) return {};
         return v;
     }
     void object(json_value& v, std::size_t depth) {
@@ -187,7 +211,7 @@ private:
             v.members_.emplace_back(std::move(key), std::move(member));
             key_bytes.push_back(key_byte);
         });
-        if (v.members_.size() < 2) return;
+        if (failed_ || v.members_.size() < 2) return;
         std::vector<std::string_view> keys;
         keys.reserve(v.members_.size());
         for (const auto& m : v.members_) keys.push_back(m.first);
@@ -204,14 +228,18 @@ private:
         }
         for (;;) {
             skip_ws();
-            if (pos_ >= s_.size() || s_[pos_] != '"') fail("expected a string key, got " + describe_here());
+            if (pos_ >= s_.size() || s_[pos_] != '"') return fail("expected a string key, got " + describe_here());
             const std::size_t key_byte = pos_;
             std::string key = string();
+            if (failed_) return;
             skip_ws();
-            if (pos_ >= s_.size() || s_[pos_] != ':') fail("expected ':' after a key, got " + describe_here());
+            if (pos_ >= s_.size() || s_[pos_] != ':') return fail("expected ':' after a key, got " + describe_here());
             ++pos_;
             skip_ws();
-            add(std::move(key), value(depth), key_byte);
+            json_value member = value(depth);
+            if (failed_) return;
+            add(std::move(key), std::move(member), key_byte);
+            if (failed_) return;
             skip_ws();
             if (pos_ < s_.size() && s_[pos_] == ',') {
                 ++pos_;
@@ -221,7 +249,7 @@ private:
                 ++pos_;
                 return;
             }
-            fail("expected ',' or '}' in an object, got " + describe_here());
+            return fail("expected ',' or '}' in an object, got " + describe_here());
         }
     }
     // Fails at the first repeated key in text order (its second occurrence), found by sorting the keys: n log n
@@ -252,6 +280,7 @@ private:
         for (;;) {
             skip_ws();
             v.items_.push_back(value(depth));
+            if (failed_) return;
             skip_ws();
             if (pos_ < s_.size() && s_[pos_] == ',') {
                 ++pos_;
@@ -261,41 +290,42 @@ private:
                 ++pos_;
                 return;
             }
-            fail("expected ',' or ']' in an array, got " + describe_here());
+            return fail("expected ',' or ']' in an array, got " + describe_here());
         }
     }
     std::string number() {
         const std::size_t start = pos_;
         auto digit = [&] { return pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9'; };
         if (s_[pos_] == '-') ++pos_;
-        if (!digit()) fail("expected a digit in a number, got " + describe_here());
+        if (!digit()) return fail("expected a digit in a number, got " + describe_here()), std::string();
         if (s_[pos_] == '0') {
             ++pos_;
-            if (digit()) fail("a number must not have a leading zero");
+            if (digit()) return fail("a number must not have a leading zero"), std::string();
         } else {
             while (digit()) ++pos_;
         }
         if (pos_ < s_.size() && s_[pos_] == '.') {
             ++pos_;
-            if (!digit()) fail("expected a digit after '.', got " + describe_here());
+            if (!digit()) return fail("expected a digit after '.', got " + describe_here()), std::string();
             while (digit()) ++pos_;
         }
         if (pos_ < s_.size() && (s_[pos_] == 'e' || s_[pos_] == 'E')) {
             ++pos_;
             if (pos_ < s_.size() && (s_[pos_] == '+' || s_[pos_] == '-')) ++pos_;
-            if (!digit()) fail("expected a digit in an exponent, got " + describe_here());
+            if (!digit()) return fail("expected a digit in an exponent, got " + describe_here()), std::string();
             while (digit()) ++pos_;
         }
         if (pos_ - start > limits_.max_number_chars) {
             pos_ = start;
-            fail("a number longer than the limit of " + std::to_string(limits_.max_number_chars) + " characters");
+            return fail("a number longer than the limit of " + std::to_string(limits_.max_number_chars) + " characters"),
+                   std::string();
         }
         return std::string(s_.substr(start, pos_ - start));
     }
     unsigned hex4() {
         if (s_.size() - pos_ < 4) {
             pos_ = s_.size();
-            fail("a \\u escape needs 4 hex digits, got end of text");
+            return fail("a \\u escape needs 4 hex digits, got end of text"), 0u;
         }
         unsigned v = 0;
         for (int i = 0; i < 4; ++i, ++pos_) {
@@ -304,7 +334,7 @@ private:
             if (c >= '0' && c <= '9') v |= static_cast<unsigned>(c - '0');
             else if (c >= 'a' && c <= 'f') v |= static_cast<unsigned>(c - 'a' + 10);
             else if (c >= 'A' && c <= 'F') v |= static_cast<unsigned>(c - 'A' + 10);
-            else fail("a \\u escape needs 4 hex digits, got " + describe_here());
+            else return fail("a \\u escape needs 4 hex digits, got " + describe_here()), 0u;
         }
         return v;
     }
@@ -334,14 +364,15 @@ private:
         if (b0 >= 0xC2 && b0 <= 0xDF) len = 2, cp = b0 & 0x1F, min = 0x80;
         else if (b0 >= 0xE0 && b0 <= 0xEF) len = 3, cp = b0 & 0x0F, min = 0x800;
         else if (b0 >= 0xF0 && b0 <= 0xF4) len = 4, cp = b0 & 0x07, min = 0x10000;
-        else fail("invalid UTF-8 (" + describe_here() + ")");
-        if (s_.size() - pos_ < len) fail("invalid UTF-8 (a truncated sequence)");
+        else return fail("invalid UTF-8 (" + describe_here() + ")");
+        if (s_.size() - pos_ < len) return fail("invalid UTF-8 (a truncated sequence)");
         for (std::size_t i = 1; i < len; ++i) {
             const unsigned char b = byte(pos_ + i);
-            if ((b & 0xC0) != 0x80) fail("invalid UTF-8 (a bad continuation byte)");
+            if ((b & 0xC0) != 0x80) return fail("invalid UTF-8 (a bad continuation byte)");
             cp = (cp << 6) | (b & 0x3F);
         }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) fail("invalid UTF-8 (overlong, surrogate or out of range)");
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return fail("invalid UTF-8 (overlong, surrogate or out of range)");
         out.append(s_.substr(pos_, len));
         pos_ += len;
     }
@@ -349,15 +380,16 @@ private:
         ++pos_;  // '"'
         std::string out;
         for (;;) {
-            if (pos_ >= s_.size()) fail("unterminated string");
+            if (pos_ >= s_.size()) return fail("unterminated string"), std::string();
             const unsigned char c = static_cast<unsigned char>(s_[pos_]);
             if (c == '"') {
                 ++pos_;
                 return out;
             }
-            if (c < 0x20) fail("a control character in a string (" + describe_here() + ")");
+            if (c < 0x20) return fail("a control character in a string (" + describe_here() + ")"), std::string();
             if (c >= 0x80) {
                 utf8_sequence(out);
+                if (failed_) return {};
                 continue;
             }
             if (c != '\\') {
@@ -366,7 +398,7 @@ private:
                 continue;
             }
             ++pos_;
-            if (pos_ >= s_.size()) fail("unterminated escape");
+            if (pos_ >= s_.size()) return fail("unterminated escape"), std::string();
             const char e = s_[pos_++];
             switch (e) {
                 case '"': out += '"'; break;
@@ -379,19 +411,23 @@ private:
                 case 't': out += '\t'; break;
                 case 'u': {
                     unsigned cp = hex4();
-                    if (cp >= 0xDC00 && cp <= 0xDFFF) fail("a lone low surrogate in a \\u escape");
+                    if (failed_) return {};
+                    if (cp >= 0xDC00 && cp <= 0xDFFF) return fail("a lone low surrogate in a \\u escape"),
+                           std::string();
                     if (cp >= 0xD800 && cp <= 0xDBFF) {
                         if (!(s_.size() - pos_ >= 2 && s_[pos_] == '\\' && s_[pos_ + 1] == 'u'))
-                            fail("a high surrogate \\u escape without its low surrogate");
+                            return fail("a high surrogate \\u escape without its low surrogate"), std::string();
                         pos_ += 2;
                         const unsigned low = hex4();
-                        if (low < 0xDC00 || low > 0xDFFF) fail("a high surrogate followed by a non-low surrogate");
+                        if (failed_) return {};
+                        if (low < 0xDC00 || low > 0xDFFF)
+                            return fail("a high surrogate followed by a non-low surrogate"), std::string();
                         cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
                     }
                     put_utf8(out, cp);
                     break;
                 }
-                default: --pos_; fail("an invalid escape \\" + describe_here());
+                default: --pos_; return fail("an invalid escape \\" + describe_here()), std::string();
             }
         }
     }
@@ -418,6 +454,8 @@ private:
     std::string where_;
     json_limits limits_;
     std::size_t pos_ = 0;
+    status* report_ = nullptr;  // report_into: failures go here instead of raising
+    bool failed_ = false;
     std::size_t values_ = 0;
 };
 

@@ -77,6 +77,21 @@ public:
         b.size_ = size;
         return b;
     }
+    // The `size` bytes of the open file `fd` mapped read-only (MAP_PRIVATE: the file is never written through it);
+    // an empty buffer when the mapping fails (the caller reads the file instead).
+    static byte_buffer map_file(int fd, std::size_t size) {
+        byte_buffer b;
+        if (size == 0) return b;
+        void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) return b;
+        b.data_ = static_cast<std::uint8_t*>(p);
+        b.size_ = size;
+        b.mapped_ = true;
+        b.read_only_ = true;
+        return b;
+    }
+    // Whether the bytes are a read-only mapping of a file (map_file): data() must not be written.
+    bool read_only() const { return read_only_; }
     byte_buffer(byte_buffer&& other) noexcept { swap(other); }
     byte_buffer& operator=(byte_buffer&& other) noexcept {
         byte_buffer gone(std::move(other));
@@ -104,30 +119,41 @@ private:
         std::swap(data_, other.data_);
         std::swap(size_, other.size_);
         std::swap(mapped_, other.mapped_);
+        std::swap(read_only_, other.read_only_);
     }
     std::vector<std::uint8_t> vector_;
     std::uint8_t* data_ = nullptr;
     std::size_t size_ = 0;
     bool mapped_ = false;
+    bool read_only_ = false;
 };
 
 class regular_file {
 public:
     // Opens `path`; `kind` names what the caller expects in messages ("safetensors file"), `hint` is appended to a
-    // failed open ("install the Debian package ...").
-    regular_file(const std::string& path, std::string_view kind, std::string_view hint = {})
-        : path_(path), kind_(kind) {
+    // failed open ("install the Debian package ..."). With a report (the non-throwing readers), the first failure
+    // of the file goes there instead of being raised, failed() says so, and the reads return nothing.
+    regular_file(const std::string& path, std::string_view kind, std::string_view hint = {}, status* report = nullptr)
+        : path_(path), kind_(kind), report_(report) {
         fd_.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd_.fd < 0)
-            raise<io_error>("lnfold: cannot open " + kind_ + " " + detail::quoted(path_) + ": " + detail::errno_text(errno) +
-                           (hint.empty() ? "" : " (" + std::string(hint) + ")"));
+        if (fd_.fd < 0) {
+            fail("cannot open " + kind_ + " " + detail::quoted(path_) + ": " + detail::errno_text(errno) +
+                 (hint.empty() ? "" : " (" + std::string(hint) + ")"));
+            return;
+        }
         struct stat st {};
-        if (::fstat(fd_.fd, &st) != 0) fail_os("cannot inspect", errno);
-        if (!S_ISREG(st.st_mode))
+        if (::fstat(fd_.fd, &st) != 0) {
+            fail_os("cannot inspect", errno);
+            return;
+        }
+        if (!S_ISREG(st.st_mode)) {
             fail(detail::quoted(path_) + " is " + detail::file_type_name(st.st_mode) + ", not a " + kind_ +
                  (S_ISDIR(st.st_mode) ? "" : " (only regular files are read)"));
+            return;
+        }
         size_ = static_cast<std::uintmax_t>(st.st_size);
     }
+    bool failed() const { return failed_; }
     int fd() const { return fd_.fd; }
     // The size fstat reported when the file was opened.
     std::uintmax_t size() const { return size_; }
@@ -141,7 +167,7 @@ public:
         while (got < out.size()) {
             const ssize_t r = ::pread(fd_.fd, out.data() + got, out.size() - got, static_cast<off_t>(got));
             if (r < 0 && errno == EINTR) continue;
-            if (r < 0) fail_os("cannot read", errno);
+            if (r < 0) return fail_os("cannot read", errno), got;
             if (r == 0) break;
             got += static_cast<std::size_t>(r);
         }
@@ -151,32 +177,52 @@ public:
     // The whole file: exactly size() bytes (call it once: it reads from the file position, which peek leaves at 0).
     std::vector<std::uint8_t> read_all() const {
         std::vector<std::uint8_t> bytes;
+        if (failed_) return bytes;
+        const std::size_t size = checked_size();
+        if (failed_) return bytes;
         LNFOLD_TRY {
-            bytes.resize(checked_size());
+            bytes.resize(size);
         } LNFOLD_CATCH(const std::bad_alloc&) {
             fail_size();
+            return bytes;
         }
         read_exactly(bytes.data(), bytes.size());
+        if (failed_) bytes.clear();
         return bytes;
+    }
+    // The whole file mapped read-only (byte_buffer::map_file): its pages are read from the file as they are touched
+    // and shared with the page cache; where the file cannot be mapped, it is read (read_all_buffer).
+    byte_buffer map_all() const {
+        if (failed_) return {};
+        const std::size_t size = checked_size();
+        if (failed_) return {};
+        byte_buffer mapped = byte_buffer::map_file(fd_.fd, size);
+        return mapped.size() > 0 || size == 0 ? std::move(mapped) : read_all_buffer();
     }
     // The same into a byte_buffer: no zeroing pass, huge pages where there are (what safetensors_file::open reads).
     byte_buffer read_all_buffer() const {
         byte_buffer bytes;
+        if (failed_) return bytes;
+        const std::size_t size = checked_size();
+        if (failed_) return bytes;
         LNFOLD_TRY {
-            bytes = byte_buffer::allocate(checked_size());
+            bytes = byte_buffer::allocate(size);
         } LNFOLD_CATCH(const std::bad_alloc&) {
             fail_size();
+            return bytes;
         }
         read_exactly(bytes.data(), bytes.size());
+        if (failed_) return {};
         return bytes;
     }
 
 private:
     std::size_t checked_size() const {
-        if (size_ > std::numeric_limits<std::size_t>::max() || size_ > std::vector<std::uint8_t>().max_size()) fail_size();
+        if (size_ > std::numeric_limits<std::size_t>::max() || size_ > std::vector<std::uint8_t>().max_size())
+            return fail_size(), 0;
         return static_cast<std::size_t>(size_);
     }
-    [[noreturn]] void fail_size() const {
+    void fail_size() const {
         fail("cannot read " + kind_ + " " + detail::quoted(path_) + ": its " + std::to_string(size_) +
              " bytes do not fit in memory");
     }
@@ -188,10 +234,10 @@ private:
             const std::size_t want = std::min<std::size_t>(size - got, std::size_t{1} << 30);
             const ssize_t r = ::read(fd_.fd, out + got, want);
             if (r < 0 && errno == EINTR) continue;
-            if (r < 0) fail_os("cannot read", errno);
+            if (r < 0) return fail_os("cannot read", errno);
             if (r == 0)
-                fail("cannot read " + kind_ + " " + detail::quoted(path_) + ": it had " + std::to_string(size_) +
-                     " bytes when opened but ended after " + std::to_string(got) + " (it changed while being read)");
+                return fail("cannot read " + kind_ + " " + detail::quoted(path_) + ": it had " + std::to_string(size_) +
+                            " bytes when opened but ended after " + std::to_string(got) + " (it changed while being read)");
             got += static_cast<std::size_t>(r);
         }
         unsigned char extra = 0;
@@ -199,13 +245,18 @@ private:
         do {
             r = ::read(fd_.fd, &extra, 1);
         } while (r < 0 && errno == EINTR);
-        if (r < 0) fail_os("cannot read", errno);
+        if (r < 0) return fail_os("cannot read", errno);
         if (r > 0)
             fail("cannot read " + kind_ + " " + detail::quoted(path_) + ": it had " + std::to_string(size_) +
                  " bytes when opened and grew while being read");
     }
-    [[noreturn]] void fail(const std::string& what) const { raise<io_error>("lnfold: " + what); }
-    [[noreturn]] void fail_os(const char* action, int error) const {
+    // Raises io_error, or with a report records the first failure (the caller returns at once).
+    void fail(const std::string& what) const {
+        if (report_ == nullptr) raise<io_error>("lnfold: " + what);
+        if (!failed_) *report_ = status::of<io_error>("lnfold: " + what);
+        failed_ = true;
+    }
+    void fail_os(const char* action, int error) const {
         fail(std::string(action) + " " + kind_ + " " + detail::quoted(path_) + ": " + detail::errno_text(error));
     }
 
@@ -221,6 +272,8 @@ private:
     };
 
     std::string path_, kind_;
+    status* report_ = nullptr;
+    mutable bool failed_ = false;
     descriptor fd_;
     std::uintmax_t size_ = 0;
 };

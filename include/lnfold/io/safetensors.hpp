@@ -146,40 +146,52 @@ U load_le(const std::uint8_t* p) {
     return v;
 }
 
+// The checks of a safetensors header. Each failure raises io_error, or with a report (the non-throwing readers)
+// records the first one; the caller returns at once (failed() after every call that can fail).
 class header_checker {
 public:
-    explicit header_checker(std::string_view source) : where_("safetensors file " + detail::quoted(source)) {}
-    [[noreturn]] void fail(const std::string& what) const { raise<io_error>("lnfold: " + where_ + ": " + what); }
-    [[noreturn]] void fail(const std::string& tensor, const std::string& what) const {
-        raise<io_error>("lnfold: " + where_ + ": tensor " + detail::quoted(tensor) + ": " + what);
+    explicit header_checker(std::string_view source, status* report = nullptr)
+        : where_("safetensors file " + detail::quoted(source)), report_(report) {}
+    void fail(const std::string& what) { report("lnfold: " + where_ + ": " + what); }
+    void fail(const std::string& tensor, const std::string& what) {
+        report("lnfold: " + where_ + ": tensor " + detail::quoted(tensor) + ": " + what);
     }
+    bool failed() const { return failed_; }
+    status* report_target() const { return report_; }
     const std::string& where() const { return where_; }
 
-    std::size_t index(const json_value& v, const std::string& tensor, const char* field) const {
+    std::size_t index(const json_value& v, const std::string& tensor, const char* field) {
         std::uint64_t n = 0;
         if (!v.as_u64(n))
-            fail(tensor, std::string(field) + " must hold non-negative integers, got " +
-                             (v.is_number() ? "the number " + json_parser::printable(v.text()) : std::string(v.kind_name())));
+            return fail(tensor, std::string(field) + " must hold non-negative integers, got " +
+                                    (v.is_number() ? "the number " + json_parser::printable(v.text())
+                                                   : std::string(v.kind_name()))),
+                   0;
         if constexpr (sizeof(std::size_t) < sizeof(std::uint64_t))
-            if (n > SIZE_MAX) fail(tensor, std::string(field) + " value " + v.text() + " does not fit this platform's size_t");
+            if (n > SIZE_MAX)
+                return fail(tensor, std::string(field) + " value " + v.text() + " does not fit this platform's size_t"),
+                       0;
         return static_cast<std::size_t>(n);
     }
 
-    tensor_info tensor(const std::string& name, const json_value& v) const {
+    tensor_info tensor(const std::string& name, const json_value& v) {
         if (!v.is_object())
-            fail(name, std::string("the header entry must be an object {dtype, shape, data_offsets}, got ") + v.kind_name());
+            return fail(name, std::string("the header entry must be an object {dtype, shape, data_offsets}, got ") + v.kind_name()),
+                   tensor_info{};
         tensor_info t;
         t.name = name;
         for (const auto& m : v.members())
             if (m.first != "dtype" && m.first != "shape" && m.first != "data_offsets")
-                fail(name, "unknown key " + detail::quoted(m.first) + " (expected only dtype, shape, data_offsets)");
+                return fail(name, "unknown key " + detail::quoted(m.first) + " (expected only dtype, shape, data_offsets)"),
+                       tensor_info{};
         const json_value* dt = v.find("dtype");
         const json_value* shape = v.find("shape");
         const json_value* offsets = v.find("data_offsets");
-        if (!dt) fail(name, "missing key 'dtype'");
-        if (!shape) fail(name, "missing key 'shape'");
-        if (!offsets) fail(name, "missing key 'data_offsets'");
-        if (!dt->is_string()) fail(name, std::string("dtype must be a string, got ") + dt->kind_name());
+        if (!dt) return fail(name, "missing key 'dtype'"), tensor_info{};
+        if (!shape) return fail(name, "missing key 'shape'"), tensor_info{};
+        if (!offsets) return fail(name, "missing key 'data_offsets'"), tensor_info{};
+        if (!dt->is_string()) return fail(name, std::string("dtype must be a string, got ") + dt->kind_name()),
+               tensor_info{};
         const auto type = dtype_from_name(dt->text());
         if (!type) {
             std::string known;
@@ -187,88 +199,118 @@ public:
                 if (!known.empty()) known += ", ";
                 known += e.name;
             }
-            fail(name, "unknown dtype " + detail::quoted(dt->text()) + " (known: " + known + ")");
+            return fail(name, "unknown dtype " + detail::quoted(dt->text()) + " (known: " + known + ")"), tensor_info{};
         }
         t.type = *type;
-        if (!shape->is_array()) fail(name, std::string("shape must be an array, got ") + shape->kind_name());
-        for (const auto& d : shape->items()) t.shape.push_back(index(d, name, "shape"));
+        if (!shape->is_array()) return fail(name, std::string("shape must be an array, got ") + shape->kind_name()),
+               tensor_info{};
+        for (const auto& d : shape->items()) {
+            t.shape.push_back(index(d, name, "shape"));
+            if (failed_) return {};
+        }
         if (!offsets->is_array() || offsets->items().size() != 2)
-            fail(name, "data_offsets must be an array of two integers [begin, end], got " +
+            return fail(name, "data_offsets must be an array of two integers [begin, end], got " +
                            (offsets->is_array() ? "an array of " + std::to_string(offsets->items().size())
-                                                : std::string(offsets->kind_name())));
+                                                : std::string(offsets->kind_name()))), tensor_info{};
         t.begin = index(offsets->items()[0], name, "data_offsets");
+        if (failed_) return {};
         t.end = index(offsets->items()[1], name, "data_offsets");
+        if (failed_) return {};
         if (t.begin > t.end)
-            fail(name, "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
-                           "]: begin must be <= end");
+            return fail(name, "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
+                           "]: begin must be <= end"), tensor_info{};
         std::size_t numel = 1;
         for (std::size_t d : t.shape)
-            if (d != 0 && numel > SIZE_MAX / d) fail(name, "shape " + shape_string(t.shape) + ": element count overflows");
+            if (d != 0 && numel > SIZE_MAX / d) return fail(name, "shape " + shape_string(t.shape) + ": element count overflows"),
+                   tensor_info{};
             else numel *= d;
         const std::size_t size = dtype_size(t.type);
-        if (numel > SIZE_MAX / size) fail(name, "shape " + shape_string(t.shape) + " x " + std::to_string(size) + " bytes overflows");
+        if (numel > SIZE_MAX / size) return fail(name, "shape " + shape_string(t.shape) + " x " + std::to_string(size) + " bytes overflows"),
+               tensor_info{};
         if (numel * size != t.end - t.begin)
-            fail(name, "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) + "] hold " +
+            return fail(name, "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) + "] hold " +
                            std::to_string(t.end - t.begin) + " bytes, but " + t.describe() + " needs " +
                            std::to_string(numel * size) + " (" + std::to_string(numel) + " elements x " +
-                           std::to_string(size) + " bytes)");
+                           std::to_string(size) + " bytes)"), tensor_info{};
         return t;
     }
 
 private:
+    void report(std::string message) {
+        if (report_ == nullptr) raise<io_error>(std::move(message));
+        if (!failed_) *report_ = status::of<io_error>(std::move(message));
+        failed_ = true;
+    }
     std::string where_;
+    status* report_ = nullptr;
+    bool failed_ = false;
 };
 
 }  // namespace detail
 
-// Validates a whole safetensors file held in memory (header and the layout of the data buffer; the data bytes
-// themselves are not interpreted). `source` names the file in error messages.
-inline safetensors_header parse_safetensors_header(std::span<const std::uint8_t> bytes, std::string_view source = "<memory>") {
-    const detail::header_checker check(source);
+namespace detail {
+// The header of a whole safetensors file held in memory; with a report, the first failure goes there (and an empty
+// header comes back) instead of being raised.
+inline safetensors_header parse_header(std::span<const std::uint8_t> bytes, std::string_view source, status* report) {
+    detail::header_checker check(source, report);
     if (bytes.size() < 8)
-        check.fail("the file has " + std::to_string(bytes.size()) +
-                   " bytes, fewer than the 8-byte header length that starts every safetensors file");
+        return check.fail("the file has " + std::to_string(bytes.size()) +
+                   " bytes, fewer than the 8-byte header length that starts every safetensors file"),
+                          safetensors_header{};
     const std::uint64_t n = detail::load_le64(bytes.data());
     if (n > safetensors_max_header_size)
-        check.fail("header length " + std::to_string(n) + " exceeds the limit of " +
-                   std::to_string(safetensors_max_header_size) + " bytes");
+        return check.fail("header length " + std::to_string(n) + " exceeds the limit of " +
+                   std::to_string(safetensors_max_header_size) + " bytes"), safetensors_header{};
     if (n > bytes.size() - 8)
-        check.fail("header length " + std::to_string(n) + " needs at least " + std::to_string(n + 8) +
-                   " bytes in the file, but it has " + std::to_string(bytes.size()));
+        return check.fail("header length " + std::to_string(n) + " needs at least " + std::to_string(n + 8) +
+                   " bytes in the file, but it has " + std::to_string(bytes.size())), safetensors_header{};
     safetensors_header h;
     h.header_size = static_cast<std::size_t>(n);
     h.data_offset = 8 + h.header_size;
     h.data_size = bytes.size() - h.data_offset;
     const std::string_view text(reinterpret_cast<const char*>(bytes.data() + 8), h.header_size);
     if (text.empty() || text[0] != '{')
-        check.fail(std::string("the header must be a JSON object starting with '{', got ") +
-                   (text.empty() ? "an empty header" : "'" + json_parser::printable(text.substr(0, 1)) + "'"));
+        return check.fail(std::string("the header must be a JSON object starting with '{', got ") +
+                   (text.empty() ? "an empty header" : "'" + json_parser::printable(text.substr(0, 1)) + "'")),
+                          safetensors_header{};
     json_limits limits;
     limits.max_bytes = safetensors_max_header_size;
     limits.max_depth = 8;
     limits.max_values = safetensors_max_header_values;
     // Member by member: each entry is checked as soon as it is read and only its tensor_info is kept.
-    const auto on_member = [&](std::string&& key, json_value&& value, std::size_t) {
+    // Returns false after a failure (reported), which stops the parse.
+    const auto on_member = [&](std::string&& key, json_value&& value, std::size_t) -> bool {
         if (key == "__metadata__") {
             if (!value.is_object())
-                check.fail(std::string("__metadata__ must be an object of strings, got ") + value.kind_name());
+                return check.fail(std::string("__metadata__ must be an object of strings, got ") + value.kind_name()),
+                       false;
             for (const auto& [mk, mv] : value.members()) {
                 if (!mv.is_string())
-                    check.fail("__metadata__ value of " + detail::quoted(mk) + " must be a string, got " + mv.kind_name());
+                    return check.fail("__metadata__ value of " + detail::quoted(mk) + " must be a string, got " +
+                                      mv.kind_name()),
+                           false;
                 h.metadata.emplace_back(mk, mv.text());
             }
-            return;
+            return true;
         }
         if (h.tensors.size() == safetensors_max_tensors)
-            check.fail("the header holds more than " + std::to_string(safetensors_max_tensors) +
-                       " tensors, the limit (safetensors_max_tensors): tensor " +
-                       std::to_string(safetensors_max_tensors + 1) + " is " + detail::quoted(key));
-        h.tensors.push_back(check.tensor(key, value));
+            return check.fail("the header holds more than " + std::to_string(safetensors_max_tensors) +
+                              " tensors, the limit (safetensors_max_tensors): tensor " +
+                              std::to_string(safetensors_max_tensors + 1) + " is " + detail::quoted(key)),
+                   false;
+        tensor_info t = check.tensor(key, value);
+        if (check.failed()) return false;
+        h.tensors.push_back(std::move(t));
+        return true;
     };
     LNFOLD_TRY {
-        json_parser(text, check.where() + ": header", limits).parse_members(on_member);
+        json_parser parser(text, check.where() + ": header", limits);
+        parser.report_into(report);
+        parser.parse_members(on_member);
+        if (parser.failed()) return {};
     } LNFOLD_CATCH(const std::bad_alloc&) {
-        check.fail("the header (" + std::to_string(h.header_size) + " bytes) does not fit in memory once parsed");
+        return check.fail("the header (" + std::to_string(h.header_size) + " bytes) does not fit in memory once parsed"),
+               safetensors_header{};
     }
     h.by_name.resize(h.tensors.size());
     for (std::size_t i = 0; i < h.by_name.size(); ++i) h.by_name[i] = i;
@@ -287,20 +329,35 @@ inline safetensors_header parse_safetensors_header(std::span<const std::uint8_t>
         if (t->begin != expected) {
             const std::string range = "data_offsets [" + std::to_string(t->begin) + ", " + std::to_string(t->end) + "]";
             if (previous == nullptr)
-                check.fail(t->name, range + ": the first tensor of the data buffer must begin at 0, got " +
-                                        std::to_string(t->begin) + " (a gap)");
-            check.fail(t->name, range + " must begin at " + std::to_string(expected) + ", where " +
+                return check.fail(t->name, range + ": the first tensor of the data buffer must begin at 0, got " +
+                                        std::to_string(t->begin) + " (a gap)"), safetensors_header{};
+            return check.fail(t->name, range + " must begin at " + std::to_string(expected) + ", where " +
                                     detail::quoted(previous->name) + " ends; got " + std::to_string(t->begin) +
-                                    (t->begin > expected ? " (a gap)" : " (an overlap)"));
+                                    (t->begin > expected ? " (a gap)" : " (an overlap)")), safetensors_header{};
         }
         expected = t->end;
         previous = t;
     }
     if (expected != h.data_size)
-        check.fail("the tensors cover " + std::to_string(expected) + " bytes of the data buffer, but it holds " +
+        return check.fail("the tensors cover " + std::to_string(expected) + " bytes of the data buffer, but it holds " +
                    std::to_string(h.data_size) + " (file size " + std::to_string(bytes.size()) + " = 8 + header " +
                    std::to_string(h.header_size) + " + data " + std::to_string(h.data_size) + ")" +
-                   (expected < h.data_size ? ": trailing bytes" : ""));
+                   (expected < h.data_size ? ": trailing bytes" : "")), safetensors_header{};
+    return h;
+}
+}  // namespace detail
+
+// Validates a whole safetensors file held in memory (header and the layout of the data buffer; the data bytes
+// themselves are not interpreted). `source` names the file in error messages.
+inline safetensors_header parse_safetensors_header(std::span<const std::uint8_t> bytes, std::string_view source = "<memory>") {
+    return detail::parse_header(bytes, source, nullptr);
+}
+// The same, returning a failure (the same io_error message) instead of raising it.
+inline result<safetensors_header> try_parse_safetensors_header(std::span<const std::uint8_t> bytes,
+                                                               std::string_view source = "<memory>") {
+    status error;
+    safetensors_header h = detail::parse_header(bytes, source, &error);
+    if (!error.ok()) return error;
     return h;
 }
 
@@ -316,6 +373,21 @@ public:
     // as exactly the size it has when opened; a failed open or read says the OS's reason (io::regular_file).
     static safetensors_file open(const std::string& path) {
         return safetensors_file(regular_file(path, "safetensors file").read_all_buffer(), path);
+    }
+    // The same, with the file mapped read-only instead of read (regular_file::map_all): nothing is copied, so a
+    // tensor's bytes (bytes_of) can be used in place, e.g. as a Model's parameter arena (io::arena_of).
+    static safetensors_file map(const std::string& path) {
+        return safetensors_file(regular_file(path, "safetensors file").map_all(), path);
+    }
+    // The non-throwing forms of open, map and the constructor: any failure (open, read, the header's checks) as a
+    // status with the io_error message those raise.
+    static result<safetensors_file> try_open(const std::string& path) { return try_read(path, false); }
+    static result<safetensors_file> try_map(const std::string& path) { return try_read(path, true); }
+    static result<safetensors_file> try_from(byte_buffer bytes, std::string source = "<memory>") {
+        status error;
+        safetensors_header header = detail::parse_header(bytes.span(), source, &error);
+        if (!error.ok()) return error;
+        return safetensors_file(std::move(bytes), std::move(source), std::move(header));
     }
 
     const std::string& source() const { return source_; }
@@ -405,6 +477,16 @@ public:
     }
 
 private:
+    safetensors_file(byte_buffer bytes, std::string source, safetensors_header header)
+        : bytes_(std::move(bytes)), source_(std::move(source)), header_(std::move(header)) {}
+    static result<safetensors_file> try_read(const std::string& path, bool map) {
+        status error;
+        const regular_file file(path, "safetensors file", {}, &error);
+        byte_buffer bytes = map ? file.map_all() : file.read_all_buffer();
+        if (!error.ok()) return error;
+        return try_from(std::move(bytes), path);
+    }
+
     byte_buffer bytes_;
     std::string source_;
     safetensors_header header_;

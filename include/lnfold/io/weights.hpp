@@ -262,11 +262,15 @@ void transpose_into(const safetensors_file& file, const tensor_info& t, std::siz
     }
 }
 
-}  // namespace detail
-
-// Loads every parameter of `model` from an already validated file.
+// io::load, its failures raised or (report not null) recorded in *report, with nothing loaded.
 template <class Net, class T>
-load_result load(Model<Net, T>& model, const safetensors_file& file, const load_options& options = {}) {
+load_result load_from(Model<Net, T>& model, const safetensors_file& file, const load_options& options,
+                      status* report) {
+    if (model.borrows_parameters()) {
+        raise_or_report<config_error>(report, "lnfold: io::load: the parameters are the caller's (Model(arena)), "
+                                              "which the Model never writes; load into a Model of its own");
+        return {};
+    }
     struct step {
         std::span<T> dst;
         const tensor_info* src;
@@ -434,7 +438,8 @@ load_result load(Model<Net, T>& model, const safetensors_file& file, const load_
         constexpr std::size_t max_listed = 200;
         for (std::size_t i = 0; i < problems.size() && i < max_listed; ++i) message += "\n  - " + problems[i];
         if (problems.size() > max_listed) message += "\n  - ... and " + std::to_string(problems.size() - max_listed) + " more";
-        raise<io_error>(message);
+        raise_or_report<io_error>(report, std::move(message));
+        return {};
     }
     for (const step& s : steps) {
         if (s.transposed) detail::transpose_into<T>(file, *s.src, s.rows, s.cols, s.dst);  // (cols, rows) in the file
@@ -442,10 +447,34 @@ load_result load(Model<Net, T>& model, const safetensors_file& file, const load_
     }
     return result;
 }
+}  // namespace detail
 
+// Reads the model's parameters from a safetensors file (names, layouts and checks per options; load_result says
+// what was loaded, kept, copied and ignored). Every problem is found before any parameter is written: on failure
+// the model is unchanged, and io_error lists them all.
+template <class Net, class T>
+load_result load(Model<Net, T>& model, const safetensors_file& file, const load_options& options = {}) {
+    return detail::load_from(model, file, options, nullptr);
+}
 template <class Net, class T>
 load_result load(Model<Net, T>& model, const std::string& path, const load_options& options = {}) {
     return load(model, safetensors_file::open(path), options);
+}
+
+// The same, returning any failure (opening or reading the file, its header, the problems load lists) as a status
+// with the message load raises, with or without exceptions; the model is then unchanged.
+template <class Net, class T>
+result<load_result> try_load(Model<Net, T>& model, const safetensors_file& file, const load_options& options = {}) {
+    status error;
+    load_result loaded = detail::load_from(model, file, options, &error);
+    if (!error.ok()) return error;
+    return loaded;
+}
+template <class Net, class T>
+result<load_result> try_load(Model<Net, T>& model, const std::string& path, const load_options& options = {}) {
+    result<safetensors_file> file = safetensors_file::try_open(path);
+    if (!file) return file.error();
+    return try_load(model, *file, options);
 }
 
 namespace detail {
