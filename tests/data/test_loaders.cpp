@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "../graph/require_error.hpp"
+#include "require_error.hpp"
 #include "catch.hpp"
 #include "io_error_message.hpp"
 #include "scratch_directory.hpp"

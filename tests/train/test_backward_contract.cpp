@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "../graph/require_error.hpp"
+#include "require_error.hpp"
 #include "catch.hpp"
 
 #include <lnfold/lnfold.hpp>

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "../graph/require_error.hpp"
+#include "require_error.hpp"
 #include "catch.hpp"
 
 #include <lnfold/lnfold.hpp>
