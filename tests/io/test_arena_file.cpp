@@ -12,6 +12,7 @@
 #include "scratch_directory.hpp"
 
 #include <lnfold/io/arena.hpp>
+#include <lnfold/io/weights.hpp>
 #include <lnfold/lnfold.hpp>
 
 using namespace lnfold;
