@@ -8,6 +8,10 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#if defined(__x86_64__) || defined(__i386__)
+#include <mm_malloc.h>  // declares posix_memalign too (clang's without noexcept): it must come before the definition
+#endif
 
 #if !defined(__GLIBC__)
 #error "heap_counter.hpp replaces glibc's malloc: it needs glibc"
