@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "architectures.hpp"
 #include "catch.hpp"
 #include "require_error.hpp"
 
@@ -15,12 +16,10 @@
 using namespace lnfold;
 
 namespace {
-constexpr std::size_t V = 32, T = 16, D = 32;
-using Block = Seq<Residual<Seq<Named<"ln_1", LayerNorm<D>>, Named<"attn", SelfAttention<D, 4, true>>>>,
-                  Residual<Seq<Named<"ln_2", LayerNorm<D>>, Named<"fc", Linear<D, 4 * D>>, GELU,
-                               Named<"proj", Linear<4 * D, D>>>>>;
-using Gpt = Seq<Named<"wte", Embedding<V, D>>, Named<"wpe", PositionEmbedding<T, D>>, Named<"h", Repeat<2, Block>>,
-                Named<"ln_f", LayerNorm<D>>, Named<"head", Linear<D, V, false>>>;
+using lnfold_test::arch::D;
+using lnfold_test::arch::Gpt;  // the fold tests' GPT
+using lnfold_test::arch::T;
+using lnfold_test::arch::V;
 
 std::vector<std::int32_t> token_ids(std::size_t count) {
     std::vector<std::int32_t> ids(count);

@@ -38,6 +38,12 @@ TEST_CASE("an inference-only model holds its parameters and its activation plan,
     CHECK(std::as_const(model).gradient("head.weight").empty());  // no arena to look into yet
     // A shorter sequence needs less and fits the same buffers.
     CHECK(model.activation_bytes(Layout::sequence(3, 5)).value() < planned);
+    // Planning in between does not disturb the latest forward: backward still finds its token ids (the Embedding's
+    // gradient rows are the ids' rows).
+    std::vector<float> dy(3 * T * V, 1.0f);
+    model.backward(std::span<const float>(dy));
+    CHECK(std::as_const(model).gradient("wte.weight")[5 * D] != 0.0f);
+    CHECK(std::as_const(model).gradient("wte.weight")[6 * D] == 0.0f);
 }
 
 TEST_CASE("the activation plan equals what the first forward allocates, for images and feature rows") {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "architectures.hpp"
 #include "catch.hpp"
 #include "require_error.hpp"
 #include "scratch_directory.hpp"
@@ -18,14 +19,11 @@
 using namespace lnfold;
 
 namespace {
-constexpr std::size_t V = 32, T = 16, D = 32;
-using Block = Seq<Residual<Seq<Named<"ln_1", LayerNorm<D>>, Named<"attn", SelfAttention<D, 4, true>>>>,
-                  Residual<Seq<Named<"ln_2", LayerNorm<D>>, Named<"fc", Linear<D, 4 * D>>, GELU,
-                               Named<"proj", Linear<4 * D, D>>>>>;
-using Gpt = Seq<Named<"wte", Embedding<V, D>>, Named<"wpe", PositionEmbedding<T, D>>, Named<"h", Repeat<2, Block>>,
-                Named<"ln_f", LayerNorm<D>>, Named<"head", Linear<D, V, false>>>;
-using Other = Seq<Named<"wte", Embedding<V, D>>, Named<"wpe", PositionEmbedding<T, D>>, Named<"h", Repeat<1, Block>>,
-                  Named<"ln_f", LayerNorm<D>>, Named<"head", Linear<D, V, false>>>;
+// The fold tests' GPT, and a network of another layout (no final norm).
+using lnfold_test::arch::Gpt;
+using lnfold_test::arch::T;
+using lnfold_test::arch::V;
+using Other = lnfold_test::arch::GptNoFinalLn;
 
 std::vector<std::int32_t> token_ids(std::size_t count) {
     std::vector<std::int32_t> ids(count);

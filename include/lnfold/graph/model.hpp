@@ -380,15 +380,17 @@ public:
     const executor<T>& state() const { return exec_; }
 
 private:
-    // The planning pass alone (no token ids), its plan in bytes.
+    // The planning pass alone (no token ids), its plan in bytes. The latest forward's token ids stay where backward
+    // reads them.
     result<std::size_t> plan_only(const Layout& layout, std::size_t width) {
         std::size_t rows = 0;
         if (status s = check_layout(layout, rows); !s) return s;
         exec_.planning = true;
         exec_.plan_error = {};
         exec_.planned_elements = 0;
-        exec_.tokens = nullptr;
+        const std::int32_t* latest_tokens = std::exchange(exec_.tokens, nullptr);
         run_node<Net>(exec_, 0, 0, activation<T>{nullptr, layout, reads_tokens ? 0 : width});
+        exec_.tokens = latest_tokens;
         exec_.planning = false;
         if (!exec_.plan_error.ok()) return std::exchange(exec_.plan_error, status{});
         std::size_t bytes = 0;
