@@ -27,7 +27,7 @@ using namespace lnfold;
 namespace {
 
 struct options {
-    std::string model = "mlp", norm = "ln", log;
+    std::string model = "mlp", norm = "ln", log, save;
     std::uint64_t seed = 1;
     std::size_t steps = 3000, batch = 64, eval_every = 250, eval_samples = 2000, threads = 0;
     double lr = 1e-3, weight_decay = 0.01, clip = 1.0;
@@ -39,9 +39,10 @@ struct options {
     std::printf(
         "usage: train [--model mlp|vit|gpt] [--norm ln|rms|cbwc] [--seed N] [--steps N] [--batch N] [--lr X]\n"
         "             [--warmup N] [--weight-decay X] [--clip X] [--eval-every N] [--eval-samples N]\n"
-        "             [--threads N] [--log file.csv] [--no-timing] [--quiet]\n"
+        "             [--threads N] [--log file.csv] [--save file.safetensors] [--no-timing] [--quiet]\n"
         "  mlp, vit: Fashion-MNIST (Debian package dataset-fashion-mnist); gpt: the fortunes corpus (package fortunes)\n"
         "  ln: LayerNorm; rms: every LayerNorm replaced by RMSNorm; cbwc: RMSNorm + column-centred weights\n"
+        "  --save writes the trained weights (safetensors; the char GPT under GPT-2's names, for examples/generate)\n"
         "  AdamW with cosine decay after a linear warmup, gradient clipping by global norm.\n"
         "  The CSV has step,train_loss,val_loss,val_accuracy,lr,ms_per_step (--no-timing drops the last column,\n"
         "  making the file bit-identical between runs with the same seed and thread count).\n");
@@ -72,6 +73,7 @@ options parse(int argc, char** argv) {
         else if (a == "--model") o.model = value();
         else if (a == "--norm") o.norm = value();
         else if (a == "--log") o.log = value();
+        else if (a == "--save") o.save = value();
         else if (a == "--seed") o.seed = static_cast<std::uint64_t>(number(value()));
         else if (a == "--steps") o.steps = static_cast<std::size_t>(number(value()));
         else if (a == "--batch") o.batch = static_cast<std::size_t>(number(value()));
@@ -260,6 +262,13 @@ int train(const options& o, Task& task) {
     }
     if (!o.quiet) std::fprintf(stderr, "\n");
     if (log) log->commit();
+    if (!o.save.empty()) {
+        io::save_options naming;
+        if constexpr (Model<Net, float>::reads_tokens) naming = train_models::char_gpt_save_options();
+        naming.metadata = {{"lnfold.model", o.model}, {"lnfold.norm", o.norm}};
+        io::save(model, o.save, naming);
+        if (!o.quiet) std::fprintf(stderr, "train: weights saved to %s\n", o.save.c_str());
+    }
     std::printf("%s %s seed %llu: val loss %.4f, val accuracy %.4f, %.2f ms/step\n", o.model.c_str(), o.norm.c_str(),
                 static_cast<unsigned long long>(o.seed), last_eval.first, last_eval.second, total_ms / double(o.steps));
     return 0;

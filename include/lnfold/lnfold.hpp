@@ -31,6 +31,7 @@
 #include "lnfold/graph/lowering.hpp"
 #include "lnfold/graph/unrolled.hpp"
 #include "lnfold/graph/model.hpp"
+#include "lnfold/generate/decoder.hpp"
 #include "lnfold/fold/analysis.hpp"
 #include "lnfold/fold/transforms.hpp"
 #include "lnfold/fold/fold.hpp"

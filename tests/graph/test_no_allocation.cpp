@@ -100,3 +100,21 @@ TEST_CASE("a ViT forward in double allocates nothing after the first call of a s
               for (int i = 0; i < 3; ++i) model.forward(std::span<const double>(pixels), Layout::image(2, 16, 16));
           }) == 0);
 }
+
+TEST_CASE("decoding steps allocate nothing after the first step") {
+    Model<Gpt> model(4);
+    auto state = model.decoder(3, T);  // the caches: allocated here
+    const std::int32_t a[5] = {1, 2, 3, 4, 5}, b[2] = {6, 7}, c[3] = {8, 9, 10};
+    const std::span<const std::int32_t> ragged[3] = {a, b, c};
+    state.prefill(ragged);
+    std::int32_t next[3] = {11, 12, 13};
+    state.step(next);
+    CHECK(heap_calls_of([&] {
+              for (int i = 0; i < 20; ++i) {
+                  const tensor_view<float> logits = state.step(next);
+                  for (std::size_t s = 0; s < 3; ++s) next[s] = static_cast<std::int32_t>((next[s] * 7 + 1) % V);
+                  (void)logits;
+              }
+          }) == 0);
+    CHECK(state.length(0) == 5 + 21);
+}

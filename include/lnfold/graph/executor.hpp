@@ -63,6 +63,13 @@ struct executor {
     T* carve = nullptr;
     std::size_t carve_left = 0;
 
+    // Incremental decoding (generate/decoder.hpp): the rows of a call are the new tokens of several sequences
+    // (segments); positional layers run decode() on them with their key/value caches instead of forward().
+    bool decoding = false;
+    const decode_segment* segments = nullptr;
+    std::size_t segment_count = 0, longest_segment = 0, cache_capacity = 0;
+    std::vector<T*> cache_keys, cache_values;  // per node: a causal attention's caches, else null
+
     explicit executor(std::span<const graph_node> table)
         : nodes(table), outputs(table.size()), scratch(table.size()), inputs(table.size()),
           results(table.size()), settings(table.size()), grads(table.size()), has_grad(table.size()) {}
@@ -154,6 +161,27 @@ bool defers_residual_sum(const executor<T>& ex, std::size_t add) {
            ex.nodes[add + 1].input == static_cast<int>(add);
 }
 
+// Node `node`'s view of the decoding call (executor::decoding).
+template <class T>
+decode_call<T> decode_call_of(const executor<T>& ex, std::size_t node) {
+    return {ex.segments, ex.segment_count, ex.cache_keys.empty() ? nullptr : ex.cache_keys[node],
+            ex.cache_values.empty() ? nullptr : ex.cache_values[node], ex.cache_capacity, ex.longest_segment};
+}
+
+// Whether node `node`, a layer L, runs decode() in this call instead of forward().
+template <class L, class T>
+bool runs_decode(const executor<T>& ex) {
+    return L::decoding == decode_support::positional && ex.decoding;
+}
+
+// The scratch a leaf layer needs for this call (decoding: decode_scratch_size, which depends on the caches).
+template <class L, class T>
+std::size_t scratch_count_of(const executor<T>& ex, std::size_t node, const activation<T>& in, std::string_view path) {
+    if constexpr (L::decoding == decode_support::positional)
+        if (ex.decoding) return L::decode_scratch_size(in.layout, in.width, path, decode_call_of(ex, node));
+    return L::scratch_size(in.layout, in.width, path);
+}
+
 // One buffer of the planning pass: `count` elements, counted in ex.planned_elements (padded to 64 bytes), and
 // allocated, carved from the caller's memory (ex.carve), or neither (ex.plan_allocates false: sizes only).
 template <class T, class What>
@@ -190,8 +218,10 @@ activation<T> plan_leaf(executor<T>& ex, std::size_t node, activation<T> in) {
     status& error = ex.plan_error;
     if (!error.ok()) return in;
     const std::string_view path = ex.nodes[node].path.view();
-    error = L::check(in.layout, path, ex.tokens);
-    if (!error.ok()) return in;
+    if (!runs_decode<L>(ex)) {  // decoding: the decoder checked positions against its caches and tables
+        error = L::check(in.layout, path, ex.tokens);
+        if (!error.ok()) return in;
+    }
     const Layout out_layout = L::output_layout(in.layout, path);
     const std::size_t out_width = L::resolve_out(in.width);
     const layer_context<L> output{path, "the output"};
@@ -199,7 +229,7 @@ activation<T> plan_leaf(executor<T>& ex, std::size_t node, activation<T> in) {
     if (!mul_or_report(out_rows, out_layout.batch, "samples", out_layout.tokens, "tokens", output, error) ||
         !mul_or_report(out_count, out_rows, "rows", out_width, "features", output, error))
         return in;
-    const std::size_t scratch_count = L::scratch_size(in.layout, in.width, path);
+    const std::size_t scratch_count = scratch_count_of<L>(ex, node, in, path);
     error = plan_buffer(ex, ex.outputs[node], out_count, [&] {
         return detail::buffer_text<T>("the activations", layer_name(L::type_name(), path), out_rows, out_width);
     });
@@ -221,7 +251,7 @@ activation<T> run_leaf(executor<T>& ex, std::size_t node, std::size_t param_base
     const std::size_t out_width = L::resolve_out(in.width);
     const std::size_t out_count = out_layout.batch * out_layout.tokens * out_width;  // checked by plan_leaf
     T* y = ex.outputs[node].data();
-    T* scratch = L::scratch_size(in.layout, in.width, path) > 0 ? ex.scratch[node].data() : nullptr;
+    T* scratch = scratch_count_of<L>(ex, node, in, path) > 0 ? ex.scratch[node].data() : nullptr;
     if (ex.outputs[node].size() < out_count) [[unlikely]]  // only a forward that skipped the plan gets here
         raise<config_error>("lnfold: " + layer_name(L::type_name(), path) + ": run without a planned forward");
     const residual_sum<T>* residual = nullptr;
@@ -231,9 +261,19 @@ activation<T> run_leaf(executor<T>& ex, std::size_t node, std::size_t param_base
             ex.deferred_add = -1;
         }
     }
-    L::forward(layer_call<T>{ex.params + param_base, in.data, in.layout, in.width, y, out_layout, out_width,
-                             ex.tokens, scratch, ex.settings[node], path, ex.params + ex.nodes[node].tied_offset,
-                             residual});
+    layer_call<T> call{ex.params + param_base, in.data, in.layout, in.width, y, out_layout, out_width,
+                       ex.tokens, scratch, ex.settings[node], path, ex.params + ex.nodes[node].tied_offset, residual};
+    if constexpr (L::decoding == decode_support::positional) {
+        if (ex.decoding) {
+            const decode_call<T> decode = decode_call_of(ex, node);
+            call.decode = &decode;
+            L::decode(call);
+        } else {
+            L::forward(call);
+        }
+    } else {
+        L::forward(call);
+    }
     const activation<T> out{y, out_layout, out_width};
     ex.inputs[node] = in;
     ex.results[node] = out;
@@ -279,6 +319,7 @@ constexpr int lower_leaf(G& g, int input, std::size_t width, const short_string&
     if constexpr (requires { L::has_bias; }) n.has_bias = L::has_bias;
     if constexpr (requires { L::tied_table; }) resolve_tie<L>(g, n, path);
     n.fuses_residual_add = L::fuses_residual_add;
+    n.decoding = L::decoding;
     if (path.full()) g.path_overflow = true;
     for (std::size_t i = 0; i < L::params.size(); ++i) {
         param_entry& e = g.tensors[g.tensor_count++];

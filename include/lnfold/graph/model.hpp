@@ -27,6 +27,9 @@
 
 namespace lnfold {
 
+template <class Net, class T>
+class decoder;  // generate/decoder.hpp
+
 // Initialisation schemes (both seeded per parameter path, see seed_for):
 //   pytorch: torch.nn defaults. Linear/Conv2d weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)); Embedding
 //            N(0, 1); position tables and class tokens N(0, 0.02); norms weight 1, bias 0.
@@ -202,6 +205,12 @@ public:
         }
     }
     tensor_view<T> output() const { return last_; }
+
+    // Incremental decoding of a causal token network with a key/value cache for max_batch sequences of up to
+    // max_length tokens (generate/decoder.hpp). It reads this Model's parameters in place: keep the Model alive.
+    auto decoder(std::size_t max_batch, std::size_t max_length) const {
+        return lnfold::decoder<Net, T>(*this, max_batch, max_length);
+    }
 
     // Reverse mode over the latest forward: dy = dL/d(output) (output().size() values). Parameter gradients are
     // ADDED to the gradient arena (call zero_grad() between steps); values read by several consumers (the

@@ -28,6 +28,7 @@ struct graph_node {
     std::size_t tied_offset = 0;    // TiedHead: arena offset of that table
     tie_fold tie = tie_fold::keep;  // TiedHead: how fold() treats the tie
     bool fuses_residual_add = false;  // the layer can compute a residual sum it reads (norms: add + norm in one pass)
+    decode_support decoding = decode_support::none;  // how it takes part in incremental decoding
 };
 
 struct param_entry {

@@ -36,6 +36,7 @@ struct Residual {
         add.input = branch;
         add.input2 = input;
         add.in_width = add.out_width = width;
+        add.decoding = decode_support::row_wise;
         add.param_offset = param_base + param_size;
         add.first_tensor = g.tensor_count;
         return static_cast<int>(index);

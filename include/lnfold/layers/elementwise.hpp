@@ -14,6 +14,7 @@ namespace lnfold::detail {
 template <class Activation>
 struct elementwise : layer_defaults, width_preserving {
     static constexpr fold_role role = fold_role::breaker;
+    static constexpr decode_support decoding = decode_support::row_wise;
 
     template <class T>
     static void forward(const layer_call<T>& c) {

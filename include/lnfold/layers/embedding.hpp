@@ -14,6 +14,7 @@ template <std::size_t Vocab, std::size_t Dim>
 struct Embedding : layer_defaults {
     static_assert(Vocab > 0 && Dim > 0, "lnfold: Embedding<Vocab, Dim> needs Vocab > 0 and Dim > 0");
     static constexpr layer_kind kind = layer_kind::embedding;
+    static constexpr decode_support decoding = decode_support::row_wise;
     static constexpr fold_role role = fold_role::source;
     static constexpr std::size_t in_width = 0;  // reads token ids, not activations
     static constexpr std::size_t resolve_out(std::size_t) { return Dim; }

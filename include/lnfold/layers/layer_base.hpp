@@ -67,6 +67,32 @@ struct residual_sum {
     T* sum;
 };
 
+// How a layer takes part in incremental decoding (generate/decoder.hpp), where a call's rows are the new tokens of
+// several sequences, each continuing from its own cached length:
+//   none:       it needs the whole sequence at once (pooling, class tokens, convolutions, non-causal attention);
+//   row_wise:   each output row depends on the same input row only (Linear, norms, activations, embeddings);
+//   positional: it reads the rows' positions or earlier tokens (position tables, causal attention), and provides
+//               decode(const layer_call<T>&), which reads layer_call::decode.
+enum class decode_support { none, row_wise, positional };
+
+// The new rows of one sequence in a decoding call: rows [first_row, first_row + rows) of the call are its tokens at
+// positions [past, past + rows); slot is its place in the key/value caches.
+struct decode_segment {
+    std::size_t first_row = 0, rows = 0, past = 0, slot = 0;
+};
+
+// What a positional layer sees in a decoding call: the segments, and its own key/value cache (causal attention:
+// slots x capacity positions x width values each, keys and values; null for other layers).
+template <class T>
+struct decode_call {
+    const decode_segment* segments = nullptr;
+    std::size_t segment_count = 0;
+    T* keys = nullptr;
+    T* values = nullptr;
+    std::size_t capacity = 0;       // positions per slot
+    std::size_t longest_rows = 0;   // the most rows any segment has in this call
+};
+
 // One forward call of a leaf layer: y (out.row_count() x out_width) = layer(x (in.row_count() x in_width)).
 template <class T>
 struct layer_call {
@@ -83,6 +109,7 @@ struct layer_call {
     std::string_view path;         // the node's path, for error messages
     const T* tied = nullptr;       // TiedHead: the tied table inside the arena
     const residual_sum<T>* residual = nullptr;  // x is a residual sum still to be computed (see residual_sum)
+    const decode_call<T>* decode = nullptr;     // incremental decoding (positional layers only), else null
 };
 
 // One backward call of a leaf layer (the vector-Jacobian product of its forward):
@@ -111,7 +138,7 @@ struct layer_grad_call {
 
 // Defaults a layer spec inherits: no parameters, layout unchanged, no scratch, reads activations, cannot compute
 // the residual sum it reads (fuses_residual_add: a Residual whose sum goes straight into such a layer leaves the
-// addition to it, see graph/residual.hpp), accepts every input. Sizes computed from the layout use checked_mul /
+// addition to it, see graph/residual.hpp), takes no part in incremental decoding, accepts every input. Sizes computed from the layout use checked_mul /
 // checked_add with a layer_context, so that one which overflows names the layer (the path is for those messages).
 // check(in, path, tokens) says whether the layer accepts an input (its layout; the token ids when it reads them,
 // else tokens is null) as a status: the forward's planning pass runs it before any buffer or value is touched, so
@@ -121,6 +148,7 @@ struct layer_defaults {
     static constexpr bool reads_tokens = false;
     static constexpr bool needs_image = false;
     static constexpr bool fuses_residual_add = false;
+    static constexpr decode_support decoding = decode_support::none;
     static status check(const Layout&, std::string_view, const std::int32_t*) { return {}; }
     static Layout output_layout(const Layout& in, std::string_view) { return in; }
     static std::size_t scratch_size(const Layout&, std::size_t, std::string_view) { return 0; }

@@ -16,6 +16,7 @@ template <std::size_t Dim>
 struct LayerNorm : layer_defaults {
     static_assert(Dim > 0, "lnfold: LayerNorm<Dim> needs Dim > 0");
     static constexpr layer_kind kind = layer_kind::layer_norm;
+    static constexpr decode_support decoding = decode_support::row_wise;
     static constexpr fold_role role = fold_role::layer_norm;
     static constexpr std::size_t in_width = Dim;
     static constexpr std::size_t resolve_out(std::size_t) { return Dim; }

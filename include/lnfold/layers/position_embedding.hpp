@@ -15,6 +15,7 @@ struct PositionEmbedding : layer_defaults {
     static_assert(MaxLen > 0 && Dim > 0, "lnfold: PositionEmbedding<MaxLen, Dim> needs MaxLen > 0 and Dim > 0");
     static constexpr layer_kind kind = layer_kind::position_embedding;
     static constexpr fold_role role = fold_role::additive_source;
+    static constexpr decode_support decoding = decode_support::positional;
     static constexpr std::size_t in_width = Dim;
     static constexpr std::size_t resolve_out(std::size_t) { return Dim; }
     static constexpr std::size_t max_length = MaxLen;
@@ -39,6 +40,20 @@ struct PositionEmbedding : layer_defaults {
                 const std::size_t r = b * c.in.tokens + t;
                 for (std::size_t i = 0; i < Dim; ++i) c.y[r * Dim + i] = c.x[r * Dim + i] + c.params[t * Dim + i];
             }
+    }
+
+    // Decoding: row first_row + r of a segment is its token at position past + r (the decoder keeps past + rows
+    // within MaxLen):  y[first_row + r] = x[first_row + r] + table[past + r]
+    static std::size_t decode_scratch_size(const Layout&, std::size_t, std::string_view, const auto&) { return 0; }
+    template <class T>
+    static void decode(const layer_call<T>& c) {
+        for (std::size_t s = 0; s < c.decode->segment_count; ++s) {
+            const decode_segment& seg = c.decode->segments[s];
+            for (std::size_t r = 0; r < seg.rows; ++r) {
+                const std::size_t row = seg.first_row + r, position = seg.past + r;
+                for (std::size_t i = 0; i < Dim; ++i) c.y[row * Dim + i] = c.x[row * Dim + i] + c.params[position * Dim + i];
+            }
+        }
     }
 
     // dx = dy;  dtable[t] += Σ_b dy[b, t]

@@ -30,6 +30,8 @@ struct SelfAttention : layer_defaults {
     static constexpr std::size_t resolve_out(std::size_t) { return Dim; }
     static constexpr std::size_t heads = Heads, head_dim = Dim / Heads;
     static constexpr bool causal = Causal;
+    // Causal attention decodes incrementally with a key/value cache (decode); full attention needs every token.
+    static constexpr decode_support decoding = Causal ? decode_support::positional : decode_support::none;
 
     static constexpr std::array params{
         param_spec{"qkv.weight", {3 * Dim, Dim}, 2, init_kind::fan_in_weight, Dim},
@@ -92,6 +94,77 @@ struct SelfAttention : layer_defaults {
                     }
                     kernels::product_nn(i1 - i0, head_dim, keys, static_cast<const T*>(p) + i0 * tokens, tokens, v, 3 * Dim,
                                        out + i0 * Dim, Dim);
+                }
+            }
+        });
+
+        kernels::matmul_nt(rows, Dim, Dim, static_cast<const T*>(ctx), Dim, w_proj, Dim, c.y, Dim, b_proj);
+    }
+
+    // Incremental decoding (causal only). The cache of this layer holds, per slot, the keys and values of every
+    // position decoded so far: keys[slot][position] (Dim values, head h at columns h*hd), values likewise. A call
+    // appends its rows' keys and values, then each new row attends to its sequence's cached positions up to its own:
+    //   qkv = x Wqkv^T + bqkv;  K[slot][past + r] = k_r,  V[slot][past + r] = v_r       (each segment's rows r)
+    //   per (segment, head) and block of query rows [i0, i1): S = Q K[0, past + i1)^T, row i masked beyond past + i,
+    //   P = softmax(S / sqrt(hd)),  ctx = P V[0, past + i1)
+    //   y = ctx Wproj^T + bproj
+    // The same operations as forward over the whole sequence, so the logits agree up to rounding.
+    // Scratch: qkv (rows x 3Dim) | ctx (rows x Dim) | scores (per (segment, head): a block of query rows x capacity).
+    template <class T>
+    static std::size_t decode_scratch_size(const Layout& in, std::size_t, std::string_view path, const decode_call<T>& d) {
+        const layer_context<SelfAttention> at{path, "the decoding scratch space"};
+        const std::size_t projections = checked_mul(in.row_count(), "rows", 4 * Dim, "values", at);
+        const std::size_t per_pair = checked_mul(query_block_rows(d.longest_rows), "query rows", d.capacity, "positions", at);
+        const std::size_t scores = checked_mul(d.segment_count * Heads, "(sequence, head) pairs", per_pair, "scores", at);
+        return checked_add(projections, "values", scores, "scores", at);
+    }
+    static constexpr std::size_t query_block_rows(std::size_t rows) { return std::min<std::size_t>(rows, 64); }
+
+    template <class T>
+    static void decode(const layer_call<T>& c) {
+        static_assert(Causal, "lnfold: only causal SelfAttention decodes incrementally");
+        const decode_call<T>& d = *c.decode;
+        const std::size_t rows = c.in.row_count(), block = query_block_rows(d.longest_rows);
+        T* qkv = c.scratch;
+        T* ctx = qkv + rows * 3 * Dim;
+        T* scores = ctx + rows * Dim;
+        const T* b_qkv = c.params + param_offset<SelfAttention>(1);
+        const T* w_proj = c.params + param_offset<SelfAttention>(2);
+        const T* b_proj = c.params + param_offset<SelfAttention>(3);
+
+        kernels::matmul_nt(rows, 3 * Dim, Dim, c.x, Dim, c.params, Dim, qkv, 3 * Dim, b_qkv);
+        for (std::size_t s = 0; s < d.segment_count; ++s) {
+            const decode_segment& seg = d.segments[s];
+            for (std::size_t r = 0; r < seg.rows; ++r) {
+                const T* row = qkv + (seg.first_row + r) * 3 * Dim;
+                const std::size_t at = (seg.slot * d.capacity + seg.past + r) * Dim;
+                std::copy(row + Dim, row + 2 * Dim, d.keys + at);
+                std::copy(row + 2 * Dim, row + 3 * Dim, d.values + at);
+            }
+        }
+
+        const T scale = T(1) / std::sqrt(T(head_dim));
+        [[maybe_unused]] const kernels::blas_single_thread hold;  // the products below run inside lnfold's threads
+        parallel_for_rows(d.segment_count * Heads, block * d.capacity * head_dim * 2, [&](std::size_t begin, std::size_t end) {
+            for (std::size_t pair = begin; pair < end; ++pair) {
+                const decode_segment& seg = d.segments[pair / Heads];
+                const std::size_t h = pair % Heads;
+                const T* q = qkv + seg.first_row * 3 * Dim + h * head_dim;
+                const T* k = d.keys + seg.slot * d.capacity * Dim + h * head_dim;
+                const T* v = d.values + seg.slot * d.capacity * Dim + h * head_dim;
+                T* p = scores + pair * block * d.capacity;
+                T* out = ctx + seg.first_row * Dim + h * head_dim;
+                for (std::size_t i0 = 0; i0 < seg.rows; i0 += block) {
+                    const std::size_t i1 = std::min(seg.rows, i0 + block), keys = seg.past + i1;
+                    kernels::product_nt(i1 - i0, keys, head_dim, q + i0 * 3 * Dim, 3 * Dim, k, Dim, p, d.capacity);
+                    for (std::size_t i = i0; i < i1; ++i) {
+                        T* row = p + (i - i0) * d.capacity;
+                        const std::size_t valid = seg.past + i + 1;
+                        for (std::size_t j = 0; j < valid; ++j) row[j] *= scale;
+                        kernels::softmax_row(row, valid, keys);
+                    }
+                    kernels::product_nn(i1 - i0, head_dim, keys, static_cast<const T*>(p), d.capacity, v, Dim,
+                                        out + i0 * Dim, Dim);
                 }
             }
         });

@@ -19,6 +19,7 @@ template <std::size_t Dim, std::size_t Vocab, fixed_string Table, tie_fold Tie =
 struct TiedHead : layer_defaults {
     static_assert(Dim > 0 && Vocab > 0, "lnfold: TiedHead<Dim, Vocab, table> needs Dim > 0 and Vocab > 0");
     static constexpr layer_kind kind = layer_kind::tied_head;
+    static constexpr decode_support decoding = decode_support::row_wise;
     static constexpr fold_role role = fold_role::breaker;  // its weights are another layer's table
     static constexpr std::size_t in_width = Dim;
     static constexpr std::size_t resolve_out(std::size_t) { return Vocab; }
