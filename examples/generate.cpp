@@ -3,6 +3,7 @@
 // GPT-2 small from a Hugging Face safetensors checkpoint (token ids: no tokenizer files are available offline).
 // Streams the continuation, then prints the prefill and decode speed. --fold runs the folded model (every
 // LayerNorm -> RMSNorm, the same outputs); --both runs the LayerNorm model and then the folded one and compares.
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -147,11 +148,14 @@ struct timing {
 };
 
 // Generates with `model`, streaming each token (a byte, or an id), and times the prefill (until the first token)
-// and the decoding steps (the rest).
+// and the decoding steps (the rest). A short untimed generation first warms up the threads, caches and buffers.
 template <class Net>
 std::vector<std::int32_t> run(const Model<Net, float>& model, const std::vector<std::int32_t>& prompt, const options& o,
                               bool bytes, timing& t) {
     using clock = std::chrono::steady_clock;
+    generate_options warm_up = o.generation;
+    warm_up.max_new_tokens = std::min<std::size_t>(8, o.generation.max_new_tokens);
+    generate(model, prompt, warm_up);
     generate_options generation = o.generation;
     const auto start = clock::now();
     auto first = start;
@@ -163,7 +167,7 @@ std::vector<std::int32_t> run(const Model<Net, float>& model, const std::vector<
         else std::printf("%s%d", produced == 1 ? "" : ",", id);
         std::fflush(stdout);
     };
-    auto state = model.decoder(1, prompt.size() + o.generation.max_new_tokens);
+    auto state = model.decoder(1, std::min(prompt.size() + o.generation.max_new_tokens, decoder<Net, float>::context));
     std::vector<std::int32_t> tokens = generate(state, prompt, generation);
     const auto end = clock::now();
     if (!o.quiet) std::printf("\n");

@@ -3,7 +3,7 @@
 // header and instantiates real work in float and double: forward + backward of a GPT-style, a ViT-style, a
 // ConvNeXt-style and an MLP network, a loss, clip_grad_norm, AdamW and SGD steps, fold analysis and reports,
 // fold(), the CBWC twin and its export, rms_t, explicit centring, a safetensors round trip through bytes, and a
-// model on the caller's parameters and activation memory.
+// model on the caller's parameters and activation memory, and text generation (decoder, sampler, generate).
 // Compiling is the test; running it (a few milliseconds) checks every output is finite. With --data it also
 // reads Fashion-MNIST and the fortunes corpus (the loaders are compiled either way).
 #include <cmath>
@@ -21,6 +21,7 @@
 #include <lnfold/data/fashion_mnist.hpp>
 #include <lnfold/data/file_bytes.hpp>
 #include <lnfold/data/text_corpus.hpp>
+#include <lnfold/generate/generate.hpp>
 #include <lnfold/io/arena.hpp>
 #include <lnfold/io/atomic_file.hpp>
 #include <lnfold/io/half.hpp>
@@ -223,6 +224,25 @@ bool exercise_caller_memory() {
     return io::arena_signature<Gpt>().size() > 0;
 }
 
+// Generation: a decoder (prefill, steps of a batch of two), sampling, and generate with a streaming callback.
+template <class T>
+bool exercise_generation() {
+    Model<Gpt, T> model(7);
+    auto state = model.decoder(2, 5);
+    const std::vector<std::int32_t> a{1, 2, 3}, b{4};
+    const std::span<const std::int32_t> prompts[2] = {a, b};
+    bool ok = all_finite(state.prefill(prompts).span());
+    const std::int32_t next[2] = {5, 6};
+    ok = ok && all_finite(state.step(next).span()) && state.length(1) == 2;
+    generate_options options;
+    options.max_new_tokens = 7;
+    options.sampling = {0.8, 3, 0.9, 1.2, 11};
+    std::size_t streamed = 0;
+    options.on_token = [&](std::int32_t) { ++streamed; };
+    const std::vector<std::int32_t> out = generate(model, std::span<const std::int32_t>(a), options);
+    return ok && out.size() == 7 && streamed == 7 && check(options.sampling).ok();
+}
+
 bool exercise_data() {
     // Only with --data: the installed Debian datasets; a missing one is an lnfold::error, not a failure here.
     bool ok = true;
@@ -249,6 +269,7 @@ int main(int argc, char** argv) {
     ok = exercise_both<ConvNet>("convnet", 4, Layout::image(2, 4, 6)) && ok;
     ok = exercise_both<Mlp>("mlp", 3, Layout::rows(4)) && ok;
     ok = exercise_caller_memory() && ok;
+    ok = exercise_generation<float>() && exercise_generation<double>() && ok;
 
     // Explicit centring of a BLOOM-style stream, and its fold.
     Model<with_centering_t<Bloom>> bloom(1, init_scheme::normal);

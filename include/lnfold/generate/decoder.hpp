@@ -91,14 +91,14 @@ public:
         exec_.cache_capacity = max_length;
 
         // keys | values per causal attention node, each max_batch x max_length x width
-        const char* context = "lnfold: Model::decoder: the key/value cache";
+        const char* what = "lnfold: Model::decoder: the key/value cache";
         std::size_t per_node_total = 0;
         for (std::size_t n = 0; n < node_count; ++n)
             if (graph.nodes[n].kind == layer_kind::self_attention) {
-                const std::size_t one = checked_mul(checked_mul(max_batch, "sequences", max_length, "positions", context),
-                                                    "tokens", graph.nodes[n].in_width, "values", context);
-                per_node_total = checked_add(per_node_total, "values", checked_mul(one, "values", 2, "caches", context),
-                                             "values", context);
+                const std::size_t one = checked_mul(checked_mul(max_batch, "sequences", max_length, "positions", what),
+                                                    "tokens", graph.nodes[n].in_width, "values", what);
+                per_node_total = checked_add(per_node_total, "values", checked_mul(one, "values", 2, "caches", what),
+                                             "values", what);
             }
         cache_.ensure(per_node_total, "Model::decoder", [&] { return std::string("the key/value cache"); });
         std::fill_n(cache_.data(), per_node_total, T(0));
@@ -112,7 +112,7 @@ public:
                 exec_.cache_values[n] = next + one;
                 next += 2 * one;
             }
-        packed_ids_.reserve(std::min(checked_mul(max_batch, "sequences", max_length, "positions", context),
+        packed_ids_.reserve(std::min(checked_mul(max_batch, "sequences", max_length, "positions", what),
                                      std::size_t(1) << 20));
     }
 
