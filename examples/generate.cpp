@@ -148,14 +148,13 @@ struct timing {
 };
 
 // Generates with `model`, streaming each token (a byte, or an id), and times the prefill (until the first token)
-// and the decoding steps (the rest). A short untimed generation first warms up the threads, caches and buffers.
+// and the decoding steps (the rest). The same generation runs once untimed first: it warms up the threads, the
+// buffers and oneDNN's kernels, which are generated at the first product of each shape (tens of milliseconds).
 template <class Net>
 std::vector<std::int32_t> run(const Model<Net, float>& model, const std::vector<std::int32_t>& prompt, const options& o,
                               bool bytes, timing& t) {
     using clock = std::chrono::steady_clock;
-    generate_options warm_up = o.generation;
-    warm_up.max_new_tokens = std::min<std::size_t>(8, o.generation.max_new_tokens);
-    generate(model, prompt, warm_up);
+    generate(model, prompt, o.generation);
     generate_options generation = o.generation;
     const auto start = clock::now();
     auto first = start;
@@ -170,7 +169,10 @@ std::vector<std::int32_t> run(const Model<Net, float>& model, const std::vector<
     auto state = model.decoder(1, std::min(prompt.size() + o.generation.max_new_tokens, decoder<Net, float>::context));
     std::vector<std::int32_t> tokens = generate(state, prompt, generation);
     const auto end = clock::now();
-    if (!o.quiet) std::printf("\n");
+    if (!o.quiet) {
+        std::printf("\n");
+        std::fflush(stdout);  // before the report on stderr
+    }
     t.prompt = prompt.size();
     t.generated = tokens.size();
     t.prefill_ms = std::chrono::duration<double, std::milli>(first - start).count();
@@ -185,39 +187,48 @@ void report(const char* name, const timing& t) {
                  decode_steps / (t.decode_ms / 1000.0));
 }
 
-// Runs the model as asked: as it is, folded, or both (then the two token sequences must agree). Foldable: Net has
-// LayerNorms to fold (the LayerNorm models; --fold and --both are refused for the others).
+struct generated {
+    std::vector<std::int32_t> tokens;
+    double decode_ms = 0;
+};
+
+// Generates with one model and reports its speed under `name`; prints the prompt first when it is bytes.
+template <class Net>
+generated run_reported(const char* name, const Model<Net, float>& model, const std::vector<std::int32_t>& prompt,
+                       const options& o, bool bytes) {
+    if (bytes && !o.quiet) std::printf("%s", o.prompt.c_str());
+    timing t;
+    generated g{run(model, prompt, o, bytes, t), 0};
+    report(name, t);
+    g.decode_ms = t.decode_ms;
+    return g;
+}
+
+// Runs the model as asked: as it is, folded (--fold), or both (--both: then the two token sequences must agree,
+// else exit 1). Foldable: Net has LayerNorms to fold (parse() refuses --fold and --both for the others).
 template <bool Foldable, class Net>
 int generate_with(const Model<Net, float>& model, const std::vector<std::int32_t>& prompt, const options& o, bool bytes) {
-    timing t;
-    if (!Foldable || !o.fold || o.both) {
-        if (o.both && !o.quiet) std::printf("== LayerNorm model\n");
-        if (bytes && !o.quiet) std::printf("%s", o.prompt.c_str());
-        const std::vector<std::int32_t> original = run(model, prompt, o, bytes, t);
-        report(o.both ? "LayerNorm" : "generate", t);
-        if constexpr (Foldable) {
-        if (!o.both) return 0;
-        timing f;
-        const auto folded = fold(model);
-        if (!o.quiet) std::printf("== folded model (RMSNorm)\n");
-        if (bytes && !o.quiet) std::printf("%s", o.prompt.c_str());
-        const std::vector<std::int32_t> cheaper = run(folded, prompt, o, bytes, f);
-        report("folded", f);
-        std::size_t same = 0;
-        while (same < original.size() && same < cheaper.size() && original[same] == cheaper[same]) ++same;
-        std::printf("same tokens: %s (%zu of %zu agree); decode speed folded / LayerNorm: %.3f\n",
-                    same == original.size() && same == cheaper.size() ? "yes" : "no", same, original.size(),
-                    t.decode_ms / f.decode_ms);
-        return same == original.size() && same == cheaper.size() ? 0 : 1;
-        }
-        return 0;
-    }
     if constexpr (Foldable) {
-        const auto folded = fold(model);
-        if (bytes && !o.quiet) std::printf("%s", o.prompt.c_str());
-        run(folded, prompt, o, bytes, t);
-        report("generate (folded)", t);
+        if (o.fold) {
+            run_reported("generate (folded)", fold(model), prompt, o, bytes);
+            return 0;
+        }
+        if (o.both) {
+            if (!o.quiet) std::printf("== LayerNorm model\n");
+            const generated original = run_reported("LayerNorm", model, prompt, o, bytes);
+            if (!o.quiet) std::printf("== folded model (RMSNorm)\n");
+            const generated cheaper = run_reported("folded", fold(model), prompt, o, bytes);
+            const std::vector<std::int32_t>& a = original.tokens;
+            const std::vector<std::int32_t>& b = cheaper.tokens;
+            std::size_t same = 0;
+            while (same < a.size() && same < b.size() && a[same] == b[same]) ++same;
+            const bool identical = same == a.size() && same == b.size();
+            std::printf("same tokens: %s (%zu of %zu agree); decode speed folded / LayerNorm: %.3f\n",
+                        identical ? "yes" : "no", same, a.size(), original.decode_ms / cheaper.decode_ms);
+            return identical ? 0 : 1;
+        }
     }
+    run_reported("generate", model, prompt, o, bytes);
     return 0;
 }
 

@@ -38,7 +38,7 @@ rows = list(csv.DictReader(open(sys.argv[1])))
 groups = {}
 for r in rows:
     groups.setdefault((r["model"], r["threads"], r["peer"] + " " + r["variant"]), []).append(r)
-print("| model | threads | runs | prompt | prefill tokens/s | decode tokens/s | decode vs torch |")
+print("| model | threads | peer (rounds) | prompt | prefill tokens/s | decode tokens/s | decode vs torch |")
 print("|---|---|---|---|---|---|---|")
 for model in ("gpt2", "char"):
     for threads in sorted({k[1] for k in groups}):

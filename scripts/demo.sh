@@ -17,8 +17,8 @@ for norm in ln rms cbwc; do
 done
 echo "(CSV logs in build/demo_mlp_*.csv; bash scripts/experiments.sh runs the full comparison)"
 echo
-echo "== Training the char GPT on fortunes (STEPS steps of 32 windows of 64 bytes), saved to build/demo_char_gpt.safetensors"
-./build/examples/train --model gpt --norm ln --seed 1 --steps STEPS --batch 32 --eval-every 250 --quiet \
+echo "== Training the char GPT on fortunes (1500 steps of 32 windows of 64 bytes), saved to build/demo_char_gpt.safetensors"
+./build/examples/train --model gpt --norm ln --seed 1 --steps 1500 --batch 32 --eval-every 250 --quiet \
   --save build/demo_char_gpt.safetensors
 echo
 echo "== Generating 300 bytes with the LayerNorm model, then with the folded model (temperature 0.8, top-k 20, seed 1)"
