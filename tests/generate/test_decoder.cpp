@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "architectures.hpp"
@@ -198,13 +199,42 @@ TEST_CASE("the decoder's errors say what is wrong", "[decoder][errors]") {
     state.step(one);
     require_error<shape_error>(
         [&] { state.step(one); },
-        {"sequence 0 holds 4 of 4 positions (max_length) and cannot take 1 more; reset() it or use a longer decoder"});
+        {"sequence 0 holds 4 of 4 positions (max_length) and cannot take 1 more; reset() the decoder"});
     CHECK(state.length(0) == 4);
     state.reset();
     CHECK(state.batch() == 0);
     state.prefill(two, 2);  // after reset: new sequences
     CHECK(state.length(1) == 1);
     require_error<index_error>([&] { (void)state.last_logits(2); }, {"sequence 2 has no logits"});
+    require_error<index_error>([&] { (void)state.length(2); }, {"sequence 2 is outside the 2 slots (max_batch)"});
+    const std::span<const std::int32_t> with_empty[2] = {std::span<const std::int32_t>(two), {}};
+    state.step(two);
+    const std::vector<float> latest(state.last_logits(1).begin(), state.last_logits(1).end());
+    require_error<shape_error>([&] { state.prefill(with_empty); }, {"prompt 1 is empty"});
+    CHECK(std::equal(latest.begin(), latest.end(), state.last_logits(1).begin()));  // a check before any change
+    CHECK(state.length(1) == 2);
+
+    auto moved = std::move(state);
+    CHECK(moved.length(1) == 2);
+    require_error<config_error>([&] { state.step(two); }, {"no sequence yet"});  // NOLINT: use after move, on purpose
+    require_error<shape_error>([&] { state.prefill(two, 2); }, {"the batch must hold 1 to 0 sequences"});
+}
+
+TEST_CASE("a prefill longer than one block of query rows, then more", "[decoder]") {
+    using Long = Seq<Named<"wte", Embedding<arch::V, arch::D>>, Named<"wpe", PositionEmbedding<160, arch::D>>,
+                     Named<"h", Repeat<1, arch::GptBlock>>, Named<"ln_f", LayerNorm<arch::D>>,
+                     Named<"lm_head", Linear<arch::D, arch::V, false>>>;
+    Model<Long, double> model(12);
+    Model<Long, double> reference = model;
+    const std::vector<std::int32_t> ids = random_ids(150, arch::V, 13);
+    const auto all = reference.forward(std::span<const std::int32_t>(ids), Layout::sequence(1, ids.size()));
+    auto state = model.decoder(1, 160);
+    const auto first = state.prefill(std::span<const std::int32_t>(ids).first(70));   // blocks of 64 and 6 rows
+    for (std::size_t t = 0; t < 70; ++t) CHECK(relative_difference(first.row(t), all.row(t)) <= 1e-12);
+    const auto second = state.prefill(std::span<const std::int32_t>(ids).subspan(70, 79));  // past 70: 64 + 15
+    for (std::size_t t = 0; t < 79; ++t) CHECK(relative_difference(second.row(t), all.row(70 + t)) <= 1e-12);
+    const auto last = state.step(std::span<const std::int32_t>(ids).subspan(149, 1));
+    CHECK(relative_difference(last.row(0), all.row(149)) <= 1e-12);
 }
 
 TEST_CASE("only causal token networks decode", "[decoder]") {

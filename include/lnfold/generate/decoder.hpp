@@ -118,15 +118,25 @@ public:
 
     decoder(const decoder&) = delete;  // the executor points into this decoder's own buffers
     decoder& operator=(const decoder&) = delete;
-    decoder(decoder&&) noexcept = default;
-    decoder& operator=(decoder&&) noexcept = default;
+    // A moved-from decoder holds no slot: every call on it is a clear error.
+    decoder(decoder&& other) noexcept
+        : exec_(std::move(other.exec_)), cache_(std::move(other.cache_)), max_batch_(std::exchange(other.max_batch_, 0)),
+          max_length_(std::exchange(other.max_length_, 0)), batch_(std::exchange(other.batch_, 0)),
+          lengths_(std::move(other.lengths_)), segments_(std::move(other.segments_)),
+          packed_ids_(std::move(other.packed_ids_)), last_(std::exchange(other.last_, {})) {}
+    decoder& operator=(decoder&&) = delete;
 
     std::size_t max_batch() const { return max_batch_; }
     std::size_t max_length() const { return max_length_; }
     // Sequences in use: set by the first prefill after construction or reset().
     std::size_t batch() const { return batch_; }
     // Tokens decoded so far in sequence `sequence`.
-    std::size_t length(std::size_t sequence) const { return lengths_.at(sequence); }
+    std::size_t length(std::size_t sequence) const {
+        if (sequence >= lengths_.size())
+            raise<index_error>("lnfold: decoder::length: sequence " + std::to_string(sequence) + " is outside the " +
+                               std::to_string(lengths_.size()) + " slots (max_batch)");
+        return lengths_[sequence];
+    }
     // Cache bytes per token per attention layer, and the whole cache.
     static constexpr std::size_t bytes_per_token(std::size_t dim) { return 2 * dim * sizeof(T); }
     std::size_t cache_bytes() const { return cache_.size() * sizeof(T); }
@@ -140,7 +150,9 @@ public:
 
     // Prefill with equal lengths: ids holds `batch` sequences of ids.size() / batch tokens each, one after the other.
     // Starts `batch` sequences (after construction or reset) or continues the current ones. Returns the logits of
-    // every new token: batch x tokens rows, sequence by sequence.
+    // every new token: batch x tokens rows, sequence by sequence. Logits stay valid until the next call.
+    // A call that fails (a status from try_*, or a raise) keeps the sequences and their lengths as they were; the
+    // latest logits may be gone.
     tensor_view<T> prefill(std::span<const std::int32_t> ids, std::size_t batch = 1) {
         return try_prefill(ids, batch).value();
     }
@@ -161,11 +173,12 @@ public:
     }
     result<tensor_view<T>> try_prefill(std::span<const std::span<const std::int32_t>> prompts) {
         if (status s = start(prompts.size(), "prefill"); !s) return s;
-        std::size_t total = 0;
-        for (std::size_t b = 0; b < prompts.size(); ++b) {
+        for (std::size_t b = 0; b < prompts.size(); ++b)
             if (prompts[b].empty())
                 return status::of<shape_error>("lnfold: decoder::prefill: prompt " + std::to_string(b) +
                                                " is empty; every sequence needs at least one token");
+        std::size_t total = 0;
+        for (std::size_t b = 0; b < prompts.size(); ++b) {
             segments_[b] = {total, prompts[b].size(), lengths_[b], b};
             total += prompts[b].size();
         }
@@ -219,7 +232,8 @@ private:
                 return status::of<shape_error>("lnfold: decoder: sequence " + std::to_string(b) + " holds " +
                                                std::to_string(seg.past) + " of " + std::to_string(max_length_) +
                                                " positions (max_length) and cannot take " + std::to_string(seg.rows) +
-                                               " more; reset() it or use a longer decoder");
+                                               " more; reset() the decoder (every sequence) or make one with a "
+                                               "longer max_length");
             longest = std::max(longest, seg.rows);
         }
         exec_.segment_count = count;

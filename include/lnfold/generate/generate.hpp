@@ -50,9 +50,9 @@ std::vector<std::int32_t> generate(decoder<Net, T>& state, std::span<const std::
         raise<shape_error>(at + "the prompt (" + std::to_string(prompt.size()) + " tokens) exceeds the decoder's " +
                            std::to_string(state.max_length()) + " positions");
     sampler<T> pick(options.sampling, Model<Net, T>::output_width);
-    std::vector<std::int32_t> history(prompt.begin(), prompt.end());
-    history.reserve(prompt.size() + options.max_new_tokens);
     if (options.max_new_tokens == 0) return {};
+    std::vector<std::int32_t> history(prompt.begin(), prompt.end());
+    history.reserve(prompt.size() + std::min<std::size_t>(options.max_new_tokens, std::size_t(1) << 20));
 
     state.prefill(prompt);
     for (std::size_t n = 0;; ++n) {

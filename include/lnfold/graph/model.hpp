@@ -207,10 +207,12 @@ public:
     tensor_view<T> output() const { return last_; }
 
     // Incremental decoding of a causal token network with a key/value cache for max_batch sequences of up to
-    // max_length tokens (generate/decoder.hpp). It reads this Model's parameters in place: keep the Model alive.
-    auto decoder(std::size_t max_batch, std::size_t max_length) const {
+    // max_length tokens (generate/decoder.hpp). It reads this Model's parameters in place: keep the Model alive
+    // (a temporary Model cannot make one).
+    auto decoder(std::size_t max_batch, std::size_t max_length) const& {
         return lnfold::decoder<Net, T>(*this, max_batch, max_length);
     }
+    void decoder(std::size_t max_batch, std::size_t max_length) const&& = delete;
 
     // Reverse mode over the latest forward: dy = dL/d(output) (output().size() values). Parameter gradients are
     // ADDED to the gradient arena (call zero_grad() between steps); values read by several consumers (the
