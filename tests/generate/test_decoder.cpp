@@ -220,6 +220,35 @@ TEST_CASE("the decoder's errors say what is wrong", "[decoder][errors]") {
     require_error<shape_error>([&] { state.prefill(two, 2); }, {"the batch must hold 1 to 0 sequences"});
 }
 
+TEMPLATE_TEST_CASE("a prefill for generation returns each sequence's last logits only", "[decoder]", float, double) {
+    using T = TestType;
+    Model<arch::GptTied<tie_fold::untie>, T> model(14);
+    const std::vector<std::int32_t> ids = random_ids(12, arch::V, 15);
+    auto every = model.decoder(3, arch::T);
+    auto last = model.decoder(3, arch::T);
+    const auto all_rows = every.prefill(ids, 3);  // three sequences of four tokens
+    const auto last_rows = last.prefill(ids, 3, logits_rows::last);
+    REQUIRE(last_rows.rows() == 3);
+    for (std::size_t b = 0; b < 3; ++b) {
+        CHECK(relative_difference(last_rows.row(b), all_rows.row(4 * b + 3)) <= tolerance<T>);
+        CHECK(relative_difference(last.last_logits(b), every.last_logits(b)) <= tolerance<T>);
+    }
+    const std::int32_t next[3] = {1, 2, 3};  // the caches hold every prompt token either way
+    const auto a = every.step(next), b = last.step(next);
+    for (std::size_t s = 0; s < 3; ++s) CHECK(relative_difference(b.row(s), a.row(s)) <= tolerance<T>);
+
+    every.reset();
+    last.reset();
+    const std::span<const std::int32_t> ragged[2] = {std::span<const std::int32_t>(ids).first(5),
+                                                     std::span<const std::int32_t>(ids).subspan(5, 2)};
+    const auto packed = every.prefill(ragged);
+    const auto ends = last.prefill(ragged, logits_rows::last);
+    REQUIRE(ends.rows() == 2);
+    CHECK(relative_difference(ends.row(0), packed.row(4)) <= tolerance<T>);
+    CHECK(relative_difference(ends.row(1), packed.row(6)) <= tolerance<T>);
+    CHECK(relative_difference(last.last_logits(1), packed.row(6)) <= tolerance<T>);
+}
+
 TEST_CASE("a prefill longer than one block of query rows, then more", "[decoder]") {
     using Long = Seq<Named<"wte", Embedding<arch::V, arch::D>>, Named<"wpe", PositionEmbedding<160, arch::D>>,
                      Named<"h", Repeat<1, arch::GptBlock>>, Named<"ln_f", LayerNorm<arch::D>>,

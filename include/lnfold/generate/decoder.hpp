@@ -47,6 +47,10 @@ constexpr bool decodable() {
     return true;
 }
 
+// Which logits a prefill returns: every new token's, or only each sequence's last (what generation needs; the head
+// then computes one row per sequence).
+enum class logits_rows { all, last };
+
 template <class Net, class T>
 class decoder {
     static_assert(decodable<Net>(),
@@ -123,7 +127,8 @@ public:
         : exec_(std::move(other.exec_)), cache_(std::move(other.cache_)), max_batch_(std::exchange(other.max_batch_, 0)),
           max_length_(std::exchange(other.max_length_, 0)), batch_(std::exchange(other.batch_, 0)),
           lengths_(std::move(other.lengths_)), segments_(std::move(other.segments_)),
-          packed_ids_(std::move(other.packed_ids_)), last_(std::exchange(other.last_, {})) {}
+          packed_ids_(std::move(other.packed_ids_)), last_(std::exchange(other.last_, {})),
+          one_row_per_sequence_(other.one_row_per_sequence_) {}
     decoder& operator=(decoder&&) = delete;
 
     std::size_t max_batch() const { return max_batch_; }
@@ -150,13 +155,16 @@ public:
 
     // Prefill with equal lengths: ids holds `batch` sequences of ids.size() / batch tokens each, one after the other.
     // Starts `batch` sequences (after construction or reset) or continues the current ones. Returns the logits of
-    // every new token: batch x tokens rows, sequence by sequence. Logits stay valid until the next call.
+    // every new token: batch x tokens rows, sequence by sequence (logits_rows::last: the last token's of each
+    // sequence, batch rows, when the network ends in a row-wise layer such as its head). Logits stay valid until
+    // the next call.
     // A call that fails (a status from try_*, or a raise) keeps the sequences and their lengths as they were; the
     // latest logits may be gone.
-    tensor_view<T> prefill(std::span<const std::int32_t> ids, std::size_t batch = 1) {
-        return try_prefill(ids, batch).value();
+    tensor_view<T> prefill(std::span<const std::int32_t> ids, std::size_t batch = 1, logits_rows rows = logits_rows::all) {
+        return try_prefill(ids, batch, rows).value();
     }
-    result<tensor_view<T>> try_prefill(std::span<const std::int32_t> ids, std::size_t batch = 1) {
+    result<tensor_view<T>> try_prefill(std::span<const std::int32_t> ids, std::size_t batch = 1,
+                                       logits_rows rows = logits_rows::all) {
         if (batch == 0 || ids.empty() || ids.size() % batch != 0)
             return status::of<shape_error>("lnfold: decoder::prefill: " + std::to_string(ids.size()) +
                                            " ids must split into " + std::to_string(batch) +
@@ -164,14 +172,15 @@ public:
         const std::size_t tokens = ids.size() / batch;
         if (status s = start(batch, "prefill"); !s) return s;
         for (std::size_t b = 0; b < batch; ++b) segments_[b] = {b * tokens, tokens, lengths_[b], b};
-        return run(ids.data(), batch, Layout{batch, tokens});
+        return run(ids.data(), batch, Layout{batch, tokens}, rows);
     }
     // Prefill with one prompt per sequence, of any lengths (at least one token each); the rows of the result are
-    // the prompts' tokens, packed one prompt after the other.
-    tensor_view<T> prefill(std::span<const std::span<const std::int32_t>> prompts) {
-        return try_prefill(prompts).value();
+    // the prompts' tokens, packed one prompt after the other (logits_rows::last: one row per prompt, its last).
+    tensor_view<T> prefill(std::span<const std::span<const std::int32_t>> prompts, logits_rows rows = logits_rows::all) {
+        return try_prefill(prompts, rows).value();
     }
-    result<tensor_view<T>> try_prefill(std::span<const std::span<const std::int32_t>> prompts) {
+    result<tensor_view<T>> try_prefill(std::span<const std::span<const std::int32_t>> prompts,
+                                       logits_rows rows = logits_rows::all) {
         if (status s = start(prompts.size(), "prefill"); !s) return s;
         for (std::size_t b = 0; b < prompts.size(); ++b)
             if (prompts[b].empty())
@@ -184,7 +193,7 @@ public:
         }
         packed_ids_.clear();
         for (const auto& prompt : prompts) packed_ids_.insert(packed_ids_.end(), prompt.begin(), prompt.end());
-        return run(packed_ids_.data(), prompts.size(), Layout{1, total});
+        return run(packed_ids_.data(), prompts.size(), Layout{1, total}, rows);
     }
 
     // One new token per sequence (next_ids[b] continues sequence b): batch() rows of logits, one per sequence.
@@ -196,7 +205,7 @@ public:
             return status::of<shape_error>("lnfold: decoder::step: expected one id per sequence (" +
                                            std::to_string(batch_) + "), got " + std::to_string(next_ids.size()));
         for (std::size_t b = 0; b < batch_; ++b) segments_[b] = {b, 1, lengths_[b], b};
-        return run(next_ids.data(), batch_, Layout{batch_, 1});
+        return run(next_ids.data(), batch_, Layout{batch_, 1}, logits_rows::all);
     }
 
     // The logits of sequence `sequence`'s latest token, from the latest prefill or step.
@@ -205,7 +214,8 @@ public:
             raise<index_error>("lnfold: decoder::last_logits: sequence " + std::to_string(sequence) +
                                " has no logits (" + std::to_string(batch_) + " sequences decoded)");
         const decode_segment& seg = segments_[sequence];
-        return {last_.data + (seg.first_row + seg.rows - 1) * last_.width, last_.width};
+        const std::size_t row = one_row_per_sequence_ ? sequence : seg.first_row + seg.rows - 1;
+        return {last_.data + row * last_.width, last_.width};
     }
 
 private:
@@ -223,7 +233,7 @@ private:
 
     // Plans (every check and buffer), then runs one decoding call over segments_[0, count); the lengths advance only
     // when it succeeds.
-    result<tensor_view<T>> run(const std::int32_t* ids, std::size_t count, Layout layout) {
+    result<tensor_view<T>> run(const std::int32_t* ids, std::size_t count, Layout layout, logits_rows rows) {
         last_ = {};
         std::size_t longest = 0;
         for (std::size_t b = 0; b < count; ++b) {
@@ -237,6 +247,7 @@ private:
             longest = std::max(longest, seg.rows);
         }
         exec_.segment_count = count;
+        exec_.last_rows_only = rows == logits_rows::last;
         exec_.longest_segment = longest;
         exec_.tokens = ids;
         exec_.deferred_add = -1;
@@ -252,6 +263,7 @@ private:
         batch_ = count;
         for (std::size_t b = 0; b < count; ++b) lengths_[b] += segments_[b].rows;
         last_ = {out.data, out.layout, out.width};
+        one_row_per_sequence_ = last_.rows() == count;  // a step, or logits_rows::last (the head took the last rows)
         return last_;
     }
 
@@ -262,6 +274,7 @@ private:
     std::vector<decode_segment> segments_;
     std::vector<std::int32_t> packed_ids_;
     tensor_view<T> last_{};
+    bool one_row_per_sequence_ = false;  // last_ holds row s for sequence s
 };
 
 }  // namespace lnfold

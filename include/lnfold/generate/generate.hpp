@@ -54,7 +54,7 @@ std::vector<std::int32_t> generate(decoder<Net, T>& state, std::span<const std::
     std::vector<std::int32_t> history(prompt.begin(), prompt.end());
     history.reserve(prompt.size() + std::min<std::size_t>(options.max_new_tokens, std::size_t(1) << 20));
 
-    state.prefill(prompt);
+    state.prefill(prompt, 1, logits_rows::last);
     for (std::size_t n = 0;; ++n) {
         const std::int32_t next = pick.choose(state.last_logits(0), std::span<const std::int32_t>(history));
         history.push_back(next);
@@ -65,7 +65,7 @@ std::vector<std::int32_t> generate(decoder<Net, T>& state, std::span<const std::
         } else {  // full: start again from the latest half
             const std::size_t keep = std::max<std::size_t>(1, state.max_length() / 2);
             state.reset();
-            state.prefill(std::span<const std::int32_t>(history).last(keep));
+            state.prefill(std::span<const std::int32_t>(history).last(keep), 1, logits_rows::last);
         }
     }
     return {history.begin() + static_cast<std::ptrdiff_t>(prompt.size()), history.end()};

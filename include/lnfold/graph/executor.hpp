@@ -69,6 +69,10 @@ struct executor {
     const decode_segment* segments = nullptr;
     std::size_t segment_count = 0, longest_segment = 0, cache_capacity = 0;
     std::vector<T*> cache_keys, cache_values;  // per node: a causal attention's caches, else null
+    // last_rows_only: the network's last node reads only each segment's last row (copied into last_rows), when it is
+    // a row-wise leaf that computes no residual sum (a head): a prefill for generation needs no other logits.
+    bool last_rows_only = false;
+    aligned_buffer<T> last_rows;
 
     explicit executor(std::span<const graph_node> table)
         : nodes(table), outputs(table.size()), scratch(table.size()), inputs(table.size()),
@@ -182,6 +186,25 @@ std::size_t scratch_count_of(const executor<T>& ex, std::size_t node, const acti
     return L::scratch_size(in.layout, in.width, path);
 }
 
+// Whether node `node`, a leaf L, reads only each segment's last row in this call (executor::last_rows_only).
+template <class L, class T>
+bool gathers_last_rows(const executor<T>& ex, std::size_t node) {
+    return ex.decoding && ex.last_rows_only && node + 1 == ex.nodes.size() &&
+           L::decoding == decode_support::row_wise && !L::fuses_residual_add;
+}
+
+// Copies each segment's last row of `in` into ex.last_rows (planned): segment_count rows, one per sequence.
+template <class T>
+activation<T> gather_last_rows(executor<T>& ex, const activation<T>& in) {
+    T* rows = ex.last_rows.data();
+    for (std::size_t s = 0; s < ex.segment_count; ++s) {
+        const decode_segment& seg = ex.segments[s];
+        const T* last = in.data + (seg.first_row + seg.rows - 1) * in.width;
+        std::copy(last, last + in.width, rows + s * in.width);
+    }
+    return {rows, Layout::sequence(ex.segment_count, 1), in.width};
+}
+
 // One buffer of the planning pass: `count` elements, counted in ex.planned_elements (padded to 64 bytes), and
 // allocated, carved from the caller's memory (ex.carve), or neither (ex.plan_allocates false: sizes only).
 template <class T, class What>
@@ -218,6 +241,13 @@ activation<T> plan_leaf(executor<T>& ex, std::size_t node, activation<T> in) {
     status& error = ex.plan_error;
     if (!error.ok()) return in;
     const std::string_view path = ex.nodes[node].path.view();
+    if (gathers_last_rows<L>(ex, node)) {  // segment_count rows of the input's width, fewer than the input's
+        error = plan_buffer(ex, ex.last_rows, ex.segment_count * in.width, [&] {
+            return detail::buffer_text<T>("the last rows", layer_name(L::type_name(), path), ex.segment_count, in.width);
+        });
+        if (!error.ok()) return in;
+        in = {ex.last_rows.data(), Layout::sequence(ex.segment_count, 1), in.width};
+    }
     if (!runs_decode<L>(ex)) {  // decoding: the decoder checked positions against its caches and tables
         error = L::check(in.layout, path, ex.tokens);
         if (!error.ok()) return in;
@@ -246,6 +276,7 @@ activation<T> plan_leaf(executor<T>& ex, std::size_t node, activation<T> in) {
 template <class L, class T>
 activation<T> run_leaf(executor<T>& ex, std::size_t node, std::size_t param_base, activation<T> in) {
     if (ex.planning) return plan_leaf<L>(ex, node, in);
+    if (gathers_last_rows<L>(ex, node)) in = gather_last_rows(ex, in);
     const std::string_view path = ex.nodes[node].path.view();
     const Layout out_layout = L::output_layout(in.layout, path);
     const std::size_t out_width = L::resolve_out(in.width);
