@@ -14,6 +14,7 @@
 #include "require_error.hpp"
 
 #include <lnfold/lnfold.hpp>
+#include <lnfold/train/cbwc.hpp>
 
 using namespace lnfold;
 namespace arch = lnfold_test::arch;
@@ -269,6 +270,8 @@ TEST_CASE("a prefill longer than one block of query rows, then more", "[decoder]
 TEST_CASE("only causal token networks decode", "[decoder]") {
     STATIC_REQUIRE(decodable<arch::Gpt>());
     STATIC_REQUIRE(decodable<folded_t<arch::Gpt>>());
+    STATIC_REQUIRE(decodable<cbwc_t<arch::Gpt>>());
+    STATIC_REQUIRE(decodable<rms_t<arch::Gpt>>());
     STATIC_REQUIRE_FALSE(decodable<arch::Bert>());  // non-causal attention, pooled token
     STATIC_REQUIRE_FALSE(decodable<arch::Vit>());   // images, class token
 }
