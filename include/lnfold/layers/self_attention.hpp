@@ -58,6 +58,25 @@ struct SelfAttention : layer_defaults {
         return Causal ? std::min<std::size_t>(tokens, 64) : tokens;
     }
 
+    // One block of n query rows of one (sample or sequence, head) against its keys [0, keys), on the calling thread:
+    //   S = Q Kᵀ (into the rows of P, stride ldp);  row r: S_r / sqrt(hd), softmax over its valid entries (all keys,
+    //   or with the causal mask the first first_valid + r), zeros after them up to `width`;  ctx = P V (stride Dim).
+    // Forward and decode run the same operations, so decoding equals the forward up to the products' rounding.
+    template <class T>
+    static void attend_block(std::size_t n, std::size_t keys, std::size_t first_valid, std::size_t width, const T* q,
+                             std::size_t ldq, const T* k, std::size_t ldk, const T* v, std::size_t ldv, T* p,
+                             std::size_t ldp, T* ctx) {
+        const T scale = T(1) / std::sqrt(T(head_dim));
+        kernels::product_nt(n, keys, head_dim, q, ldq, k, ldk, p, ldp);
+        for (std::size_t r = 0; r < n; ++r) {
+            T* row = p + r * ldp;
+            const std::size_t valid = Causal ? first_valid + r : keys;
+            for (std::size_t j = 0; j < valid; ++j) row[j] *= scale;
+            kernels::softmax_row(row, valid, width);
+        }
+        kernels::product_nn(n, head_dim, keys, static_cast<const T*>(p), ldp, v, ldv, ctx, Dim);
+    }
+
     template <class T>
     static void forward(const layer_call<T>& c) {
         const std::size_t rows = c.in.row_count(), tokens = c.in.tokens;
@@ -73,7 +92,6 @@ struct SelfAttention : layer_defaults {
         // Per (sample, head) pair and block of query rows [i0, i1), keys [0, j1) (j1 = i1 when causal, else all):
         //   S = Q Kᵀ (into P's rows), P = softmax(S / sqrt(hd)) row by row, ctx = P V.
         // The products have sizes fixed by `tokens`, so pairs split freely over threads.
-        const T scale = T(1) / std::sqrt(T(head_dim));
         [[maybe_unused]] const kernels::blas_single_thread hold;  // the products below run inside lnfold's threads
         parallel_for_rows(c.in.batch * Heads, tokens * tokens * head_dim * 2, [&](std::size_t begin, std::size_t end) {
             for (std::size_t pair = begin; pair < end; ++pair) {
@@ -85,15 +103,8 @@ struct SelfAttention : layer_defaults {
                 T* out = ctx + b * tokens * Dim + h * head_dim;
                 for (std::size_t i0 = 0; i0 < tokens; i0 += query_block(tokens)) {
                     const std::size_t i1 = std::min(tokens, i0 + query_block(tokens)), keys = Causal ? i1 : tokens;
-                    kernels::product_nt(i1 - i0, keys, head_dim, q + i0 * 3 * Dim, 3 * Dim, k, 3 * Dim, p + i0 * tokens, tokens);
-                    for (std::size_t i = i0; i < i1; ++i) {
-                        T* row = p + i * tokens;
-                        const std::size_t valid = Causal ? i + 1 : tokens;
-                        for (std::size_t j = 0; j < valid; ++j) row[j] *= scale;
-                        kernels::softmax_row(row, valid, tokens);
-                    }
-                    kernels::product_nn(i1 - i0, head_dim, keys, static_cast<const T*>(p) + i0 * tokens, tokens, v, 3 * Dim,
-                                       out + i0 * Dim, Dim);
+                    attend_block(i1 - i0, keys, i0 + 1, tokens, q + i0 * 3 * Dim, 3 * Dim, k, 3 * Dim, v, 3 * Dim,
+                                 p + i0 * tokens, tokens, out + i0 * Dim);
                 }
             }
         });
@@ -143,7 +154,6 @@ struct SelfAttention : layer_defaults {
             }
         }
 
-        const T scale = T(1) / std::sqrt(T(head_dim));
         [[maybe_unused]] const kernels::blas_single_thread hold;  // the products below run inside lnfold's threads
         parallel_for_rows(d.segment_count * Heads, block * d.capacity * head_dim * 2, [&](std::size_t begin, std::size_t end) {
             for (std::size_t pair = begin; pair < end; ++pair) {
@@ -156,15 +166,8 @@ struct SelfAttention : layer_defaults {
                 T* out = ctx + seg.first_row * Dim + h * head_dim;
                 for (std::size_t i0 = 0; i0 < seg.rows; i0 += block) {
                     const std::size_t i1 = std::min(seg.rows, i0 + block), keys = seg.past + i1;
-                    kernels::product_nt(i1 - i0, keys, head_dim, q + i0 * 3 * Dim, 3 * Dim, k, Dim, p, d.capacity);
-                    for (std::size_t i = i0; i < i1; ++i) {
-                        T* row = p + (i - i0) * d.capacity;
-                        const std::size_t valid = seg.past + i + 1;
-                        for (std::size_t j = 0; j < valid; ++j) row[j] *= scale;
-                        kernels::softmax_row(row, valid, keys);
-                    }
-                    kernels::product_nn(i1 - i0, head_dim, keys, static_cast<const T*>(p), d.capacity, v, Dim,
-                                        out + i0 * Dim, Dim);
+                    attend_block(i1 - i0, keys, seg.past + i0 + 1, keys, q + i0 * 3 * Dim, 3 * Dim, k, Dim, v, Dim, p,
+                                 d.capacity, out + i0 * Dim);
                 }
             }
         });
