@@ -20,6 +20,7 @@
 #include <lnfold/models/gpt2.hpp>
 #include <lnfold/train/cbwc.hpp>
 
+#include "command_line.hpp"
 #include "train_models.hpp"
 
 using namespace lnfold;
@@ -52,53 +53,27 @@ options parse(int argc, char** argv) {
     options o;
     o.generation.max_new_tokens = 200;
     o.generation.sampling.temperature = 0;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) {
-                std::fprintf(stderr, "generate: %s needs a value\n", a.c_str());
-                usage(2);
-            }
-            return argv[++i];
-        };
-        auto number = [&](const std::string& v) {
-            char* end = nullptr;
-            const double x = std::strtod(v.c_str(), &end);
-            if (end == v.c_str() || *end != '\0') {
-                std::fprintf(stderr, "generate: %s expects a number, got '%s'\n", a.c_str(), v.c_str());
-                usage(2);
-            }
-            return x;
-        };
-        auto count = [&](const std::string& v) {
-            const double x = number(v);
-            if (x < 0 || x != double(std::size_t(x))) {
-                std::fprintf(stderr, "generate: %s expects a whole number >= 0, got '%s'\n", a.c_str(), v.c_str());
-                usage(2);
-            }
-            return static_cast<std::size_t>(x);
-        };
+    command_line args(argc, argv, "generate", usage);
+    while (args.next()) {
+        const std::string& a = args.option();
         if (a == "--help" || a == "-h") usage(0);
-        else if (a == "--model") o.model = value();
-        else if (a == "--norm") o.norm = value();
-        else if (a == "--weights") o.weights = value();
+        else if (a == "--model") o.model = args.value();
+        else if (a == "--norm") o.norm = args.value();
+        else if (a == "--weights") o.weights = args.value();
         else if (a == "--random-weights") o.random_weights = true;
-        else if (a == "--prompt") o.prompt = value();
-        else if (a == "--ids") o.ids = value();
-        else if (a == "--tokens") o.generation.max_new_tokens = count(value());
-        else if (a == "--temperature") o.generation.sampling.temperature = number(value());
-        else if (a == "--top-k") o.generation.sampling.top_k = count(value());
-        else if (a == "--top-p") o.generation.sampling.top_p = number(value());
-        else if (a == "--repetition-penalty") o.generation.sampling.repetition_penalty = number(value());
-        else if (a == "--seed") o.generation.sampling.seed = count(value());
+        else if (a == "--prompt") o.prompt = args.value();
+        else if (a == "--ids") o.ids = args.value();
+        else if (a == "--tokens") o.generation.max_new_tokens = args.count();
+        else if (a == "--temperature") o.generation.sampling.temperature = args.number();
+        else if (a == "--top-k") o.generation.sampling.top_k = args.count();
+        else if (a == "--top-p") o.generation.sampling.top_p = args.number();
+        else if (a == "--repetition-penalty") o.generation.sampling.repetition_penalty = args.number();
+        else if (a == "--seed") o.generation.sampling.seed = args.count();
         else if (a == "--fold") o.fold = true;
         else if (a == "--both") o.both = true;
-        else if (a == "--threads") o.threads = count(value());
+        else if (a == "--threads") o.threads = args.count();
         else if (a == "--quiet") o.quiet = true;
-        else {
-            std::fprintf(stderr, "generate: unknown option '%s'\n", a.c_str());
-            usage(2);
-        }
+        else args.fail("unknown option '" + a + "'");
     }
     if (o.model != "char" && o.model != "gpt2") {
         std::fprintf(stderr, "generate: --model must be char or gpt2, got '%s'\n", o.model.c_str());

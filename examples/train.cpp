@@ -20,6 +20,7 @@
 #include <lnfold/train/optimizer.hpp>
 #include <lnfold/train/schedule.hpp>
 
+#include "command_line.hpp"
 #include "train_models.hpp"
 
 using namespace lnfold;
@@ -51,45 +52,27 @@ struct options {
 
 options parse(int argc, char** argv) {
     options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) {
-                std::fprintf(stderr, "train: %s needs a value\n", a.c_str());
-                usage(2);
-            }
-            return argv[++i];
-        };
-        auto number = [&](const std::string& v) {
-            char* end = nullptr;
-            const double x = std::strtod(v.c_str(), &end);
-            if (end == v.c_str() || *end != '\0' || x < 0) {
-                std::fprintf(stderr, "train: %s expects a non-negative number, got '%s'\n", a.c_str(), v.c_str());
-                usage(2);
-            }
-            return x;
-        };
+    command_line args(argc, argv, "train", usage);
+    while (args.next()) {
+        const std::string& a = args.option();
         if (a == "--help" || a == "-h") usage(0);
-        else if (a == "--model") o.model = value();
-        else if (a == "--norm") o.norm = value();
-        else if (a == "--log") o.log = value();
-        else if (a == "--save") o.save = value();
-        else if (a == "--seed") o.seed = static_cast<std::uint64_t>(number(value()));
-        else if (a == "--steps") o.steps = static_cast<std::size_t>(number(value()));
-        else if (a == "--batch") o.batch = static_cast<std::size_t>(number(value()));
-        else if (a == "--eval-every") o.eval_every = static_cast<std::size_t>(number(value()));
-        else if (a == "--eval-samples") o.eval_samples = static_cast<std::size_t>(number(value()));
-        else if (a == "--threads") o.threads = static_cast<std::size_t>(number(value()));
-        else if (a == "--warmup") o.warmup = static_cast<std::size_t>(number(value()));
-        else if (a == "--lr") o.lr = number(value());
-        else if (a == "--weight-decay") o.weight_decay = number(value());
-        else if (a == "--clip") o.clip = number(value());
+        else if (a == "--model") o.model = args.value();
+        else if (a == "--norm") o.norm = args.value();
+        else if (a == "--log") o.log = args.value();
+        else if (a == "--save") o.save = args.value();
+        else if (a == "--seed") o.seed = args.count();
+        else if (a == "--steps") o.steps = args.count();
+        else if (a == "--batch") o.batch = args.count();
+        else if (a == "--eval-every") o.eval_every = args.count();
+        else if (a == "--eval-samples") o.eval_samples = args.count();
+        else if (a == "--threads") o.threads = args.count();
+        else if (a == "--warmup") o.warmup = args.count();
+        else if (a == "--lr") o.lr = args.non_negative();
+        else if (a == "--weight-decay") o.weight_decay = args.non_negative();
+        else if (a == "--clip") o.clip = args.non_negative();
         else if (a == "--quiet") o.quiet = true;
         else if (a == "--no-timing") o.log_timing = false;
-        else {
-            std::fprintf(stderr, "train: unknown option '%s'\n", a.c_str());
-            usage(2);
-        }
+        else args.fail("unknown option '" + a + "'");
     }
     if (o.model != "mlp" && o.model != "vit" && o.model != "gpt") {
         std::fprintf(stderr, "train: --model must be mlp, vit or gpt, got '%s'\n", o.model.c_str());
