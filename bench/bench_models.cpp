@@ -1,4 +1,4 @@
-// Whole-model effect of the norm work (BENCHMARKS.md "Whole model"): batch 1, forward only, float, for a small
+// Whole-model effect of the norm work : batch 1, forward only, float, for a small
 // GPT and a GPT-2-small-like one, with 1 and 2 threads. Variants, interleaved round-robin (the starting variant
 // rotates every round):
 //   none           norms removed (without_norms_t): the ceiling

@@ -1,4 +1,4 @@
-// Microbenchmarks of lnfold's norm kernels against a copy kernel at the same shapes (BENCHMARKS.md).
+// Microbenchmarks of lnfold's norm kernels against a copy kernel at the same shapes (targets: docs/benchmarks.md).
 //
 //   bench_norms [google-benchmark flags]            e.g. --benchmark_filter='/768/' --benchmark_format=csv
 //   LNFOLD_BENCH_DRAM=1    adds the DRAM case (131072 x 1024: 0.5 GiB per float array)

@@ -1,5 +1,5 @@
 #pragma once
-// Whole-model variants for bench_models (BENCHMARKS.md "Whole model"): one network type, and
+// Whole-model variants for bench_models : one network type, and
 //   without_norms_t<Net>    every LayerNorm removed: the "no norm" ceiling;
 //   with_scalar_ln_t<Net>   every LayerNorm replaced by ScalarLayerNorm: the plain loops lnfold's LayerNorm layer
 //                           had before the SIMD kernels (two-pass, one row at a time, no fused add), the baseline

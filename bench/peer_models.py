@@ -791,7 +791,7 @@ def reading(results, checks, thread_counts):
                    for th in thread_counts for s in summary(results, checks, th)
                    if s["ratio_ln"] is not None and s["ratio_ln"] < 1.0]
         both = set(thread_counts) >= {1, 2}
-        lines.append("- Target (BENCHMARKS.md): every whole-network case at least as fast as torch at 1 and 2 threads: "
+        lines.append("- Target: every whole-network case at least as fast as torch at 1 and 2 threads: "
                      + ("" if both else "not decided by this run (it measured " +
                         ", ".join(map(str, thread_counts)) + " thread(s) only); at those, ")
                      + ("**met**" if not missing else "**not met**: torch / lnfold LN below 1.0 for " + ", ".join(missing))

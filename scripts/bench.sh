@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The peer comparison (BENCHMARKS.md): lnfold's norm kernels, a copy kernel and torch (onnxruntime too where it is
-# installed) interleaved in one run at the BENCHMARKS.md shapes, then the whole-model timing; writes
+# The peer comparison: lnfold's norm kernels, a copy kernel and torch (onnxruntime too where it is
+# installed) interleaved in one run at the benchmark shapes, then the whole-model timing; writes
 # docs/benchmarks.csv, docs/benchmarks.md and docs/img/benchmarks.png, and prints the targets.
 #   bash scripts/bench.sh                    # default subset of shapes, 1 and 2 threads (about 10 minutes on 2 cores)
 #   bash scripts/bench.sh --dram             # plus the DRAM case 131072 x 1024
-#   bash scripts/bench.sh --full --dram      # the full grid of BENCHMARKS.md (rows 1 .. 16384)
+#   bash scripts/bench.sh --full --dram      # the full grid (rows 1 .. 16384)
 #   PYTHON=python3 bash scripts/bench.sh     # another interpreter (e.g. one with torch 2.x and onnxruntime);
 #                                            # then python3-torch is not installed from Debian
 # Other options go to bench/peer_bench.py (--threads 1,2 --rounds 3 --model-rounds 30 --rows ... --dims ...).

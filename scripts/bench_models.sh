@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Whole networks, lnfold against torch in one run (BENCHMARKS.md "Whole networks"): GPT-style decoders, GPT-2 small
+# Whole networks, lnfold against torch in one run : GPT-style decoders, GPT-2 small
 # at 256 and 1024 tokens, ViT-S/16 at batch 1 and 8, a Post-LN BERT-style control, and two training steps; lnfold's
 # LayerNorm, folded and no-norm variants and torch's same modules interleaved round-robin with one timer, at 1 and 2
 # threads, min and median. Checks first that lnfold and torch compute the same function on the same weights.

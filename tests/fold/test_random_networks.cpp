@@ -94,7 +94,7 @@ double max_relative_difference(std::span<const double> a, std::span<const double
 
 template <class G>
 void centre_node(const G& g, std::size_t node, double* arena) {
-    centre_output<double>(g.nodes[node].kind, detail::node_specs(g, node).span(), arena + g.nodes[node].param_offset);
+    centre_output<double>(centring_rule_of(g.nodes[node]), detail::node_specs(g, node).span(), arena + g.nodes[node].param_offset);
 }
 
 template <std::uint64_t Seed>
@@ -115,7 +115,7 @@ void check_network(tally& t) {
     // Every centrable layer centred: where the analysis blames a breaker, the LN input keeps a mean.
     Model<Net, double> all_centred = model;
     for (std::size_t n = 0; n < g.node_count; ++n)
-        if (is_centrable_kind(g.nodes[n].kind)) centre_node(g, n, all_centred.parameters().data());
+        if (g.nodes[n].centring != output_centring::none) centre_node(g, n, all_centred.parameters().data());
     all_centred.forward(std::span<const double>(x), Layout::rows(7));
 
     for (const auto& v : fold_report<Net>()) {

@@ -1,4 +1,4 @@
-// The fold verdicts of the example architectures, decided at compile time (METHOD.md §3, "typical verdicts").
+// The fold verdicts of the example architectures, decided at compile time (docs/method.md §3, "typical verdicts").
 #include <string>
 
 #include "architectures.hpp"

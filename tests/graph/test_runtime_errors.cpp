@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "catch.hpp"
@@ -120,4 +121,45 @@ TEST_CASE("TakeToken beyond the sequence and residual branches that change the l
     Model<Seq<Linear<4, 4>, Named<"pool", Residual<MeanPool>>>> pooled;
     require_error<shape_error>([&] { pooled.forward(std::span<const float>(x), Layout::sequence(2, 3)); },
                                {"pool", "expected 2 x 3 tokens", "got 2 x 1 tokens"});
+}
+
+TEST_CASE("moving a Model takes its arenas without copying; the moved-from Model refuses every call") {
+    Model<Gpt> model(3);
+    model.set_eps("h.0.ln_1", 1e-3);
+    std::vector<std::int32_t> ids(2 * 4, 1);
+    const auto before = model.forward(std::span<const std::int32_t>(ids), Layout::sequence(2, 4));
+    const std::vector<float> expected(before.span().begin(), before.span().end());
+    const float* arena = model.parameters().data();
+    const float* output = before.data;
+
+    Model<Gpt> moved(std::move(model));
+    CHECK(moved.parameters().data() == arena);  // the same memory: nothing was copied
+    CHECK(moved.output().data == output);       // the latest forward moves with it
+    CHECK(moved.eps("h.0.ln_1") == 1e-3);
+    const auto after = moved.forward(std::span<const std::int32_t>(ids), Layout::sequence(2, 4));
+    CHECK(std::vector<float>(after.span().begin(), after.span().end()) == expected);
+
+    const char* moved_from = "was moved from";
+    require_error<config_error>([&] { model.forward(std::span<const std::int32_t>(ids), Layout::sequence(2, 4)); },
+                                {"Model::forward", moved_from});
+    CHECK(model.try_forward(std::span<const std::int32_t>(ids), Layout::sequence(2, 4)).error().kind() ==
+          error_kind::config);
+    require_error<config_error>([&] { (void)model.parameters(); }, {"Model::parameters", moved_from});
+    require_error<config_error>([&] { (void)std::as_const(model).parameters(); }, {"Model::parameters", moved_from});
+    require_error<config_error>([&] { (void)model.parameter("wte.weight"); }, {moved_from});
+    require_error<config_error>([&] { model.set_eps(1e-4); }, {"Model::set_eps", moved_from});
+    require_error<config_error>([&] { (void)model.eps("h.0.ln_1"); }, {"Model::eps", moved_from});
+    require_error<config_error>([&] { model.zero_grad(); }, {moved_from});
+    require_error<config_error>([&] { (void)model.memory_report(); }, {moved_from});
+    require_error<config_error>([&] { (void)model.activation_bytes(Layout::sequence(2, 4)).value(); }, {moved_from});
+    require_error<config_error>([&] { (void)model.decoder(1, 4); }, {moved_from});
+    Model<Gpt> copy_of_moved_from = model;  // copies the empty state
+    require_error<config_error>([&] { (void)copy_of_moved_from.parameters(); }, {moved_from});
+
+    model = std::move(moved);  // assigning brings it back
+    CHECK(model.parameters().data() == arena);
+    const auto again = model.forward(std::span<const std::int32_t>(ids), Layout::sequence(2, 4));
+    CHECK(std::vector<float>(again.span().begin(), again.span().end()) == expected);
+    model = Model<Gpt>(3);  // move assignment from a temporary
+    CHECK(model.eps("h.0.ln_1") == 1e-5);
 }

@@ -24,7 +24,6 @@
 #include "architectures.hpp"
 #include "catch.hpp"
 
-#include <lnfold/graph/kind_name.hpp>
 
 static_assert(LNFOLD_PARALLEL_MIN_ELEMENTS == 1, "test_thread_invariance needs every parallel_for_rows to split");
 
@@ -168,7 +167,7 @@ std::vector<std::string> differences(const snapshot<T>& reference, const snapsho
     compare(reference.input_grad, other.input_grad, "input gradient", out);
     for (std::size_t n = 0; n < M::node_count; ++n) {
         const std::string node = "node " + std::to_string(n) + " '" + std::string(M::graph.nodes[n].path.view()) +
-                                 "' (" + std::string(kind_name(M::graph.nodes[n].kind)) + ")";
+                                 "' (" + std::string(M::graph.nodes[n].kind_name) + ")";
         compare(reference.activations[n], other.activations[n], node + " output", out);
         compare(reference.node_grads[n], other.node_grads[n], node + " output gradient", out);
     }

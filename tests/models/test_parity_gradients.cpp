@@ -203,10 +203,9 @@ void check_cbwc_step(const Model<Net, T>& model, const torch_gradients<Net>& tor
                      std::span<const std::int32_t> targets, Forward forward) {
     Model<cbwc_t<Net>, T> twin(0);
     std::copy(model.parameters().begin(), model.parameters().end(), twin.parameters().begin());
-    for (std::size_t n = 0; n < graph_v<Net>.node_count; ++n) {
-        const auto kind = graph_v<Net>.nodes[n].kind;
-        if (kind == layer_kind::layer_norm) twin.set_eps(graph_v<Net>.nodes[n].path.view(), model.eps(graph_v<Net>.nodes[n].path.view()));
-    }
+    for (std::size_t n = 0; n < graph_v<Net>.node_count; ++n)
+        if (graph_v<Net>.nodes[n].has_eps)
+            twin.set_eps(graph_v<Net>.nodes[n].path.view(), model.eps(graph_v<Net>.nodes[n].path.view()));
     forward(twin);
     CHECK(std::abs(loss_and_backward(twin, targets) - torch_loss) <= gradient_bound<T> * torch_loss);
     std::size_t checked = 0;

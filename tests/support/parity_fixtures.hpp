@@ -147,8 +147,7 @@ template <class Net, class T>
 double norm_input_mean(const Model<Net, T>& model) {
     double worst = 0;
     for (std::size_t n = 0; n < Model<Net, T>::node_count; ++n) {
-        const layer_kind kind = Model<Net, T>::graph.nodes[n].kind;
-        if (kind != layer_kind::layer_norm && kind != layer_kind::rms_norm) continue;
+        if (!Model<Net, T>::graph.nodes[n].has_eps) continue;  // not a norm
         const auto& in = model.state().inputs[n];
         double scale = 0;
         for (std::size_t i = 0; i < in.layout.row_count() * in.width; ++i) scale = std::max(scale, std::abs(double(in.data[i])));

@@ -1,4 +1,4 @@
-// Exact training equivalence (METHOD.md §4): an LN model and its cbwc_t twin from the same raw parameters,
+// Exact training equivalence (docs/method.md §4): an LN model and its cbwc_t twin from the same raw parameters,
 // trained 200 steps on the same batches with SGD + momentum and with AdamW, give identical losses and
 // parameters (double <= 1e-9 relative, float <= 1e-4) where every LN is foldable. Where exactness is broken by
 // design (training-mode dropout between a layer and its LN) the difference is nonzero.

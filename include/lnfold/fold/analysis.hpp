@@ -1,5 +1,5 @@
 #pragma once
-// The fold analysis (METHOD.md §3) over the lowered node table, in plain constexpr loops.
+// The fold analysis (docs/method.md §3) over the lowered node table, in plain constexpr loops.
 //
 // For each LayerNorm, backward from its input: pass through preserving nodes (residual adds, Dropout at
 // inference, token pooling, additive tables) and collect the leaf producers. Every leaf must be a centrable
@@ -12,6 +12,7 @@
 // stay shift-invariant, so one pass decides every verdict; there is nothing to iterate.
 #include <array>
 #include <cstddef>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -47,10 +48,10 @@ struct layernorm_verdict {
     fold_reason reason = fold_reason::none;
     int culprit = -1;                 // the node that causes the verdict
     short_string culprit_path;
-    layer_kind culprit_kind{};
+    std::string_view culprit_kind;    // its kind name ("GELU")
     int consumer = -1;                // locked_source: the consumer the shift reaches; -1 = the network output
     short_string consumer_path;
-    layer_kind consumer_kind{};
+    std::string_view consumer_kind;
 };
 
 // What fold() does to each node: centre its output (sources), fold it into its source first (LayerScale).
@@ -65,7 +66,7 @@ namespace detail {
 template <class G>
 constexpr std::size_t count_layernorms(const G& g) {
     std::size_t n = 0;
-    for (std::size_t i = 0; i < g.node_count; ++i) n += g.nodes[i].kind == layer_kind::layer_norm;
+    for (std::size_t i = 0; i < g.node_count; ++i) n += g.nodes[i].fold_candidate;
     return n;
 }
 
@@ -143,7 +144,7 @@ constexpr bool shift_is_harmless(const G& g, const consumer_table<N>& consumers,
         for (std::size_t e = begin; e < begin + consumers.count(n); ++e) {
             const std::size_t c = static_cast<std::size_t>(consumers.entries[e]);
             const graph_node& consumer = g.nodes[c];
-            if (consumer.kind == layer_kind::layer_norm || consumer.role == fold_role::centering) continue;
+            if (consumer.fold_candidate || consumer.role == fold_role::centering) continue;
             if (consumer.role == fold_role::preserve || consumer.role == fold_role::additive_source) {
                 if (!seen[c]) {
                     seen[c] = true;
@@ -189,7 +190,7 @@ constexpr void set_culprit(const G& g, layernorm_verdict& v, fold_reason reason,
     v.culprit = culprit;
     if (culprit >= 0) {
         v.culprit_path = g.nodes[static_cast<std::size_t>(culprit)].path;
-        v.culprit_kind = g.nodes[static_cast<std::size_t>(culprit)].kind;
+        v.culprit_kind = g.nodes[static_cast<std::size_t>(culprit)].kind_name;
     }
 }
 
@@ -227,7 +228,7 @@ constexpr layernorm_verdict judge_layernorm(const G& g, std::size_t ln, std::arr
                 break;
             case fold_role::preserve:
                 stack[top++] = node.input;
-                if (node.kind == layer_kind::residual_add) stack[top++] = node.input2;
+                if (node.input2 != network_input) stack[top++] = node.input2;  // a residual add
                 break;
             case fold_role::centering:
                 break;
@@ -256,7 +257,7 @@ constexpr layernorm_verdict judge_layernorm(const G& g, std::size_t ln, std::arr
         set_culprit(g, v, fold_reason::tied_table, shift_points[p]);
         v.consumer = h;
         v.consumer_path = g.nodes[static_cast<std::size_t>(h)].path;
-        v.consumer_kind = g.nodes[static_cast<std::size_t>(h)].kind;
+        v.consumer_kind = g.nodes[static_cast<std::size_t>(h)].kind_name;
         return v;
     }
     for (std::size_t p = 0; p < points; ++p) {
@@ -268,7 +269,7 @@ constexpr layernorm_verdict judge_layernorm(const G& g, std::size_t ln, std::arr
             v.consumer = consumer;
             if (consumer >= 0) {
                 v.consumer_path = g.nodes[static_cast<std::size_t>(consumer)].path;
-                v.consumer_kind = g.nodes[static_cast<std::size_t>(consumer)].kind;
+                v.consumer_kind = g.nodes[static_cast<std::size_t>(consumer)].kind_name;
             }
             return v;
         }
@@ -304,7 +305,7 @@ constexpr fold_analysis_result<Net> analyse() {
     std::size_t k = 0;
     for (std::size_t i = 0; i < g.node_count; ++i) {
         r.layernorm_index[i] = -1;
-        if (g.nodes[i].kind != layer_kind::layer_norm) continue;
+        if (!g.nodes[i].fold_candidate) continue;
         r.layernorm_index[i] = static_cast<int>(k);
         r.verdicts[k++] = judge_layernorm(g, i, r.plan, consumers, shifts);
     }

@@ -1,5 +1,5 @@
 #pragma once
-// Column-centred weight transformation (CCWT, METHOD.md §2) on one layer's parameter block: after it, the
+// Column-centred weight transformation (CCWT, docs/method.md §2) on one layer's parameter block: after it, the
 // layer's output has zero mean over the feature axis for every input. Also folds a per-channel scale into a
 // layer's output features (LayerScale must be folded in before centring: centring first does not commute).
 #include <algorithm>
@@ -7,10 +7,11 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
-#include "lnfold/graph/kind_name.hpp"
-#include "lnfold/layers/layer_base.hpp"
+#include "lnfold/core/error.hpp"
+#include "lnfold/graph/node.hpp"
 
 namespace lnfold {
 
@@ -64,52 +65,47 @@ void centre_rows(T* table, std::size_t rows, std::size_t d) {
     }
 }
 
-// Index of the tensor that maps into the output features: the weight (SelfAttention: its output projection).
-inline std::size_t output_weight_index(layer_kind kind) { return kind == layer_kind::self_attention ? 2 : 0; }
-
 }  // namespace detail
 
-// Whether a node kind's output can be centred by editing its parameters.
-constexpr bool is_centrable_kind(layer_kind kind) {
-    switch (kind) {
-        case layer_kind::linear: case layer_kind::conv2d: case layer_kind::self_attention:
-        case layer_kind::embedding: case layer_kind::position_embedding: case layer_kind::class_token:
-            return true;
-        default:
-            return false;
-    }
-}
+// How the fold centres the output of one layer: its centring trait (layers/layer_base.hpp) and the tensor that
+// holds its output features; kind_name names it in errors.
+struct centring_rule {
+    output_centring how = output_centring::none;
+    std::size_t tensor = 0;
+    std::string_view kind_name;
+};
+template <class L>
+constexpr centring_rule centring_rule_of() { return {L::centring, L::centred_tensor, L::kind_name}; }
+inline centring_rule centring_rule_of(const graph_node& node) { return {node.centring, node.centred_tensor, node.kind_name}; }
 
-// Centres the output features of a layer of `kind` whose tensors are `specs`, stored in `block`:
-//   Linear (out, in), SelfAttention proj (d, d): each column over the output index, and the bias;
-//   Conv2d (Cout, Cin/g, k, k): over Cout for each (Cin, kh, kw) (groups = 1), and the bias;
-//   Embedding / PositionEmbedding (rows, d), ClassToken (1, 1, d): each row over d.
+// Centres the output features of a layer whose tensors are `specs`, stored in `block`:
+//   weight_columns: Linear (out, in), SelfAttention proj (d, d): each column over the output index, and the bias;
+//                   Conv2d (Cout, Cin/g, k, k): over Cout for each (Cin, kh, kw), and the bias;
+//   table_rows:     Embedding / PositionEmbedding (rows, d), ClassToken (1, 1, d): each row over d.
 template <class T>
-void centre_output(layer_kind kind, std::span<const param_spec> specs, T* block) {
-    if (!is_centrable_kind(kind))
-        raise<config_error>("lnfold: centre_output: a " + std::string(kind_name(kind)) + " cannot be centred");
-    const std::size_t w = detail::output_weight_index(kind);
-    const param_spec& weight = specs[w];
-    T* values = block + detail::tensor_offset(specs, w);
-    if (kind == layer_kind::embedding || kind == layer_kind::position_embedding || kind == layer_kind::class_token) {
+void centre_output(const centring_rule& rule, std::span<const param_spec> specs, T* block) {
+    if (rule.how == output_centring::none)
+        raise<config_error>("lnfold: centre_output: a " + std::string(rule.kind_name) + " cannot be centred");
+    const param_spec& weight = specs[rule.tensor];
+    T* values = block + detail::tensor_offset(specs, rule.tensor);
+    if (rule.how == output_centring::table_rows) {
         const std::size_t d = weight.shape[weight.rank - 1];
         detail::centre_rows(values, weight.numel() / d, d);
         return;
     }
     const std::size_t out = weight.shape[0];
     detail::centre_columns(values, out, weight.numel() / out);
-    if (specs.size() > w + 1) detail::centre_rows(block + detail::tensor_offset(specs, w + 1), 1, out);
+    if (specs.size() > rule.tensor + 1) detail::centre_rows(block + detail::tensor_offset(specs, rule.tensor + 1), 1, out);
 }
 
 // Multiplies output feature i of the layer by scale[i] (folding a LayerScale that follows it into it).
 template <class T>
-void scale_output(layer_kind kind, std::span<const param_spec> specs, T* block, const T* scale) {
-    if (!is_centrable_kind(kind))
-        raise<config_error>("lnfold: scale_output: cannot fold a scale into a " + std::string(kind_name(kind)));
-    const std::size_t w = detail::output_weight_index(kind);
-    const param_spec& weight = specs[w];
-    T* values = block + detail::tensor_offset(specs, w);
-    if (kind == layer_kind::embedding || kind == layer_kind::position_embedding || kind == layer_kind::class_token) {
+void scale_output(const centring_rule& rule, std::span<const param_spec> specs, T* block, const T* scale) {
+    if (rule.how == output_centring::none)
+        raise<config_error>("lnfold: scale_output: cannot fold a scale into a " + std::string(rule.kind_name));
+    const param_spec& weight = specs[rule.tensor];
+    T* values = block + detail::tensor_offset(specs, rule.tensor);
+    if (rule.how == output_centring::table_rows) {
         const std::size_t d = weight.shape[weight.rank - 1];
         for (std::size_t r = 0; r < weight.numel() / d; ++r)
             for (std::size_t i = 0; i < d; ++i) values[r * d + i] *= scale[i];
@@ -118,8 +114,8 @@ void scale_output(layer_kind kind, std::span<const param_spec> specs, T* block, 
     const std::size_t out = weight.shape[0], cols = weight.numel() / out;
     for (std::size_t o = 0; o < out; ++o)
         for (std::size_t j = 0; j < cols; ++j) values[o * cols + j] *= scale[o];
-    if (specs.size() > w + 1) {
-        T* bias = block + detail::tensor_offset(specs, w + 1);
+    if (specs.size() > rule.tensor + 1) {
+        T* bias = block + detail::tensor_offset(specs, rule.tensor + 1);
         for (std::size_t o = 0; o < out; ++o) bias[o] *= scale[o];
     }
 }

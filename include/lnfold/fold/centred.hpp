@@ -2,7 +2,7 @@
 // Wrappers that mark or enforce a zero-mean output over the feature axis. All keep the wrapped layer's
 // parameters, paths and node count, so weights move between a network and its transforms by path.
 //   Centred<L>:        L whose weights fold() has centred (computes exactly what L computes).
-//   CBWC<L>:           column-based weight centring for training (METHOD.md §4): the parameters are the free
+//   CBWC<L>:           column-based weight centring for training (docs/method.md §4): the parameters are the free
 //                      V, b; every forward uses W = (I - 11ᵀ/d_out) V and b - mean(b), recomputed on each call.
 //   CentredOutput<L>:  y = L(x) - mean(L(x)) per row (a LayerScale right after a CBWC source, whose per-channel
 //                      scale would otherwise undo the centring).
@@ -18,14 +18,14 @@ namespace lnfold {
 
 template <class L>
 struct Centred : L {
-    static_assert(is_centrable_kind(L::kind), "lnfold: Centred<L> needs a layer whose output can be centred");
+    static_assert(L::centring != output_centring::none, "lnfold: Centred<L> needs a layer whose output can be centred");
     static constexpr bool centred_output = true;
     static std::string type_name() { return "Centred<" + L::type_name() + ">"; }
 };
 
 template <class L>
 struct CBWC : L {
-    static_assert(is_centrable_kind(L::kind), "lnfold: CBWC<L> needs a layer whose output can be centred");
+    static_assert(L::centring != output_centring::none, "lnfold: CBWC<L> needs a layer whose output can be centred");
     static constexpr bool centred_output = true;
     static std::string type_name() { return "CBWC<" + L::type_name() + ">"; }
 
@@ -38,7 +38,7 @@ struct CBWC : L {
     static void forward(const layer_call<T>& c) {
         T* centred = c.scratch;
         std::copy(c.params, c.params + param_block_size<L>(), centred);
-        centre_output<T>(L::kind, L::params, centred);
+        centre_output<T>(centring_rule_of<L>(), L::params, centred);
         L::forward(layer_call<T>{centred, c.x, c.in, c.in_width, c.y, c.out, c.out_width, c.tokens,
                                  c.scratch + param_block_size<L>(), c.settings, c.path, c.tied});
     }
@@ -56,7 +56,7 @@ struct CBWC : L {
         L::backward(layer_grad_call<T>{c.scratch, c.x, c.in, c.in_width, c.y, c.out, c.out_width, c.tokens,
                                        c.scratch + param_block_size<L>(), c.settings, c.path, c.dy, c.dx, dw,
                                        c.work + param_block_size<L>(), c.tied, c.dtied});
-        centre_output<T>(L::kind, L::params, dw);
+        centre_output<T>(centring_rule_of<L>(), L::params, dw);
         for (std::size_t i = 0; i < param_block_size<L>(); ++i) c.dparams[i] += dw[i];
     }
 };

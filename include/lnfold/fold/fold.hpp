@@ -1,5 +1,5 @@
 #pragma once
-// fold(model): the exact weight conversion (CCWT, METHOD.md §2) into a Model of folded_t<Net>.
+// fold(model): the exact weight conversion (CCWT, docs/method.md §2) into a Model of folded_t<Net>.
 //   1. copy every parameter by path, and every norm's eps (transforms keep node order and paths);
 //      an untied head gets a copy of the uncentred table, a corrected tied head the table's row means;
 //   2. for each LayerScale that a foldable LayerNorm needs: multiply it into the source before it, set it to 1;
@@ -20,10 +20,11 @@ namespace lnfold {
 
 namespace detail {
 
-// The parameter specs of one node, as a span over a small array.
+// The parameter specs of one node, as a span over a small array (lowering checks that no layer has more than
+// max_layer_tensors tensors).
 template <class G>
 struct node_specs {
-    std::array<param_spec, 4> specs{};
+    std::array<param_spec, max_layer_tensors> specs{};
     std::size_t count = 0;
     node_specs(const G& g, std::size_t node) {
         const graph_node& n = g.nodes[node];
@@ -61,12 +62,11 @@ Model<folded_t<Net>, T> fold(const Model<Net, T>& model) {
     for (std::size_t n = 0; n < g.node_count; ++n) {
         const graph_node& before = source.nodes[n];
         const graph_node& after = g.nodes[n];
-        if (before.kind == layer_kind::layer_norm || before.kind == layer_kind::rms_norm)
-            folded.set_eps(after.path.view(), model.eps(before.path.view()));
-        if (before.kind != layer_kind::tied_head || before.tied_node < 0) continue;
+        if (before.has_eps) folded.set_eps(after.path.view(), model.eps(before.path.view()));
+        if (before.tied_node < 0) continue;  // not a head tied to a table
         const T* table = original + before.tied_offset;  // (Vocab, Dim), before centring
         const std::size_t vocab = before.out_width, dim = before.in_width;
-        if (after.kind == layer_kind::linear) {  // untied: the head's own copy
+        if (after.tied_node < 0) {  // untied: a Linear with the head's own copy
             std::copy_n(table, vocab * dim, arena + after.param_offset);
         } else if (after.tensor_count == 1) {  // corrected: m_v = mean of row v
             for (std::size_t v = 0; v < vocab; ++v) {
@@ -80,12 +80,12 @@ Model<folded_t<Net>, T> fold(const Model<Net, T>& model) {
         if (!plan[n].scale_into_input) continue;
         const std::size_t input = static_cast<std::size_t>(g.nodes[n].input);
         T* scale = arena + g.nodes[n].param_offset;
-        scale_output<T>(g.nodes[input].kind, detail::node_specs(g, input).span(), arena + g.nodes[input].param_offset, scale);
+        scale_output<T>(centring_rule_of(g.nodes[input]), detail::node_specs(g, input).span(), arena + g.nodes[input].param_offset, scale);
         std::fill(scale, scale + g.nodes[n].out_width, T(1));
     }
     for (std::size_t n = 0; n < g.node_count; ++n)
         if (plan[n].centre)
-            centre_output<T>(g.nodes[n].kind, detail::node_specs(g, n).span(), arena + g.nodes[n].param_offset);
+            centre_output<T>(centring_rule_of(g.nodes[n]), detail::node_specs(g, n).span(), arena + g.nodes[n].param_offset);
     return folded;
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// Explicit centring (METHOD.md §3: "an explicit Centering op"): where several LayerNorms are not foldable because
+// Explicit centring (docs/method.md §3: "an explicit Centering op"): where several LayerNorms are not foldable because
 // their input starts at one non-centrable node (a norm's affine output starting the residual stream, as the
 // embedding LayerNorm of BLOOM, CLIP or Swin), one row-mean subtraction right after that node makes them all
 // foldable. It is exact whenever that node's output shift reaches only LayerNorms through preserving nodes (the
@@ -7,23 +7,23 @@
 //
 //   with_centering_t<Net>:   Net with such nodes X wrapped as CentredOutput<X> (same paths, same parameters),
 //                            repeated until no further insertion helps. Then folded_t<with_centering_t<Net>>.
-//   centering_plan<Net>():   the insertions: node, path, kind, and how many LayerNorms each one unlocks.
+//   centering_plan<Net>():   the insertions: node, path, kind name, and how many LayerNorms each one unlocks.
 #include <array>
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 #include "lnfold/fold/analysis.hpp"
 #include "lnfold/fold/centred.hpp"
 #include "lnfold/fold/transforms.hpp"
-#include "lnfold/graph/kind_name.hpp"
 
 namespace lnfold {
 
 struct centering_insertion {
     int node = -1;
     short_string path;
-    layer_kind kind{};
+    std::string_view kind_name;  // "Linear"
     std::size_t layernorms = 0;  // LayerNorms that name this node as the first reason they are not foldable
 };
 
@@ -49,7 +49,7 @@ constexpr centering_candidates<Net> find_centering_points() {
         int consumer = 0;
         if (blamed[n] < 2 || g.nodes[n].role == fold_role::centering || !shift_is_harmless(g, static_cast<int>(n), consumer))
             continue;
-        out.insertions[out.count++] = {static_cast<int>(n), g.nodes[n].path, g.nodes[n].kind, blamed[n]};
+        out.insertions[out.count++] = {static_cast<int>(n), g.nodes[n].path, g.nodes[n].kind_name, blamed[n]};
     }
     return out;
 }
@@ -94,7 +94,7 @@ std::string format_centering_plan() {
     const auto& plan = centering_plan<Net>();
     for (std::size_t i = 0; i < plan.count; ++i) {
         const auto& c = plan.insertions[i];
-        out += "inserted Centering after " + std::string(kind_name(c.kind)) + " at " + std::string(c.path.view()) +
+        out += "inserted Centering after " + std::string(c.kind_name) + " at " + std::string(c.path.view()) +
                ": its output reaches only LayerNorms through preserving ops, so subtracting its row mean changes "
                "nothing, and it makes " + std::to_string(c.layernorms) + " LayerNorms foldable\n";
     }

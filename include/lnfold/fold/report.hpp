@@ -3,13 +3,12 @@
 #include <string>
 
 #include "lnfold/fold/analysis.hpp"
-#include "lnfold/graph/kind_name.hpp"
 
 namespace lnfold {
 
 inline std::string describe(const layernorm_verdict& v) {
     const std::string path(v.path.view().empty() ? std::string_view("<root>") : v.path.view());
-    const std::string culprit = std::string(kind_name(v.culprit_kind)) + " at " +
+    const std::string culprit = std::string(v.culprit_kind) + " at " +
                                 std::string(v.culprit_path.view().empty() ? "<root>" : v.culprit_path.view());
     switch (v.reason) {
         case fold_reason::none:
@@ -26,13 +25,13 @@ inline std::string describe(const layernorm_verdict& v) {
         case fold_reason::locked_source: {
             const std::string reaches =
                 v.consumer < 0 ? std::string("the network output")
-                               : std::string(kind_name(v.consumer_kind)) + " at " + std::string(v.consumer_path.view());
+                               : std::string(v.consumer_kind) + " at " + std::string(v.consumer_path.view());
             return path + ": not foldable, centring " + culprit + " would change " + reaches +
                    " (its output reaches it without a LayerNorm in between)";
         }
         case fold_reason::tied_table:
             return path + ": not foldable, centring " + culprit + " would change " +
-                   std::string(kind_name(v.consumer_kind)) + " at " + std::string(v.consumer_path.view()) +
+                   std::string(v.consumer_kind) + " at " + std::string(v.consumer_path.view()) +
                    ", which reads its table (declare the tie with tie_fold::untie or tie_fold::correct)";
     }
     return path;

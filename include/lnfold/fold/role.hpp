@@ -1,5 +1,5 @@
 #pragma once
-// What a layer does to a per-row shift c(h)*1 of its input, for the fold analysis (METHOD.md §3).
+// What a layer does to a per-row shift c(h)*1 of its input, for the fold analysis (docs/method.md §3).
 
 namespace lnfold {
 

@@ -1,5 +1,5 @@
 #pragma once
-// Type transforms of a network (DESIGN.md §1):
+// Type transforms of a network:
 //   folded_t<Net>: every foldable LayerNorm -> RMSNorm<D, true>, the sources it needs -> Centred<source>
 //                  (the type fold() produces; its weights are centred by fold()).
 //   rms_t<Net>:    every LayerNorm -> RMSNorm<D, true>, nothing centred (the plain-RMSNorm baseline).

@@ -41,7 +41,7 @@ namespace lnfold {
 template <class Net>
 constexpr bool decodable() {
     const auto& g = graph_v<Net>;
-    if (g.node_count == 0 || g.nodes[0].kind != layer_kind::embedding) return false;
+    if (g.node_count == 0 || !g.nodes[0].reads_tokens) return false;
     for (std::size_t n = 0; n < g.node_count; ++n)
         if (g.nodes[n].decoding == decode_support::none) return false;
     return true;
@@ -66,8 +66,7 @@ public:
     static constexpr std::size_t context = [] {
         std::size_t shortest = std::numeric_limits<std::size_t>::max();
         for (std::size_t n = 0; n < node_count; ++n)
-            if (graph.nodes[n].kind == layer_kind::position_embedding)
-                shortest = std::min(shortest, graph.tensors[graph.nodes[n].first_tensor].spec.shape[0]);
+            if (graph.nodes[n].max_positions > 0) shortest = std::min(shortest, graph.nodes[n].max_positions);
         return shortest;
     }();
 
@@ -75,17 +74,17 @@ public:
         : exec_(std::span<const graph_node>(graph.nodes.data(), node_count)), max_batch_(max_batch),
           max_length_(max_length), lengths_(max_batch, 0), segments_(max_batch) {
         const std::string at = "lnfold: Model::decoder: ";
+        if (model.state().outputs.size() != node_count)
+            raise<config_error>(at + "the Model was moved from and holds no parameters");
         if (max_batch == 0 || max_length == 0)
             raise<shape_error>(at + "max_batch and max_length must be at least 1, got " + std::to_string(max_batch) +
                                " and " + std::to_string(max_length));
         for (std::size_t n = 0; n < node_count; ++n)
-            if (graph.nodes[n].kind == layer_kind::position_embedding) {
-                const std::size_t table = graph.tensors[graph.nodes[n].first_tensor].spec.shape[0];
-                if (max_length > table)
-                    raise<shape_error>(at + "max_length " + std::to_string(max_length) + " exceeds the " +
-                                       std::to_string(table) + " positions of the PositionEmbedding at '" +
-                                       std::string(graph.nodes[n].path.view()) + "'");
-            }
+            if (graph.nodes[n].max_positions > 0 && max_length > graph.nodes[n].max_positions)
+                raise<shape_error>(at + "max_length " + std::to_string(max_length) + " exceeds the " +
+                                   std::to_string(graph.nodes[n].max_positions) + " positions of the " +
+                                   std::string(graph.nodes[n].kind_name) + " at '" +
+                                   std::string(graph.nodes[n].path.view()) + "'");
         exec_.params = model.state().params;
         exec_.settings = model.state().settings;
         for (node_settings& s : exec_.settings) s.training = false;
@@ -94,11 +93,11 @@ public:
         exec_.segments = segments_.data();
         exec_.cache_capacity = max_length;
 
-        // keys | values per causal attention node, each max_batch x max_length x width
+        // keys | values per node that caches them (causal attention), each max_batch x max_length x width
         const char* what = "lnfold: Model::decoder: the key/value cache";
         std::size_t per_node_total = 0;
         for (std::size_t n = 0; n < node_count; ++n)
-            if (graph.nodes[n].kind == layer_kind::self_attention) {
+            if (graph.nodes[n].caches_keys_values) {
                 const std::size_t one = checked_mul(checked_mul(max_batch, "sequences", max_length, "positions", what),
                                                     "tokens", graph.nodes[n].in_width, "values", what);
                 per_node_total = checked_add(per_node_total, "values", checked_mul(one, "values", 2, "caches", what),
@@ -110,7 +109,7 @@ public:
         exec_.cache_values.assign(node_count, nullptr);
         T* next = cache_.data();
         for (std::size_t n = 0; n < node_count; ++n)
-            if (graph.nodes[n].kind == layer_kind::self_attention) {
+            if (graph.nodes[n].caches_keys_values) {
                 const std::size_t one = max_batch * max_length * graph.nodes[n].in_width;
                 exec_.cache_keys[n] = next;
                 exec_.cache_values[n] = next + one;

@@ -121,17 +121,27 @@ void accumulate_grad(executor<T>& ex, int producer, const T* data, std::size_t c
     }
 }
 
+// Instantiated only for a layer without backward(const layer_grad_call<T>&) in a network that Model::backward is
+// used on; the compiler names the layer in the instantiation of this struct.
+template <class Layer>
+struct layer_without_backward {
+    static_assert(sizeof(Layer) == 0,
+                  "lnfold: Model::backward: a layer of this network (the Layer of this layer_without_backward<Layer>) "
+                  "has no backward(const layer_grad_call<T>&); give it one (docs/adding_a_layer.md) or do not "
+                  "train this network");
+};
+
 // Backward of one leaf layer as node `node`: its output gradient is complete (every consumer comes later in
 // execution order and has already run), so it computes dx and its parameter gradients and passes dx on.
 template <class L, class T>
 void backward_leaf(executor<T>& ex, std::size_t node, std::size_t param_base) {
-    if (!ex.has_grad[node]) return;  // nothing downstream depends on this node
-    const graph_node& n = ex.nodes[node];
-    const activation<T>& in = ex.inputs[node];
-    const activation<T>& out = ex.results[node];
     if constexpr (!requires { L::template backward<T>; }) {
-        raise<config_error>("lnfold: " + L::type_name() + " at '" + std::string(n.path.view()) + "' has no backward pass");
+        static_assert(sizeof(layer_without_backward<L>) > 0);
     } else {
+        if (!ex.has_grad[node]) return;  // nothing downstream depends on this node
+        const graph_node& n = ex.nodes[node];
+        const activation<T>& in = ex.inputs[node];
+        const activation<T>& out = ex.results[node];
         const bool needs_dx = (n.input != network_input || ex.input_grad != nullptr) && !L::reads_tokens;
         const std::size_t in_rows = in.layout.row_count(), in_count = in_rows * in.width;  // checked by forward
         T* dx = needs_dx ? ex.dx.ensure(in_count, "Model::backward", [&] {
@@ -334,9 +344,15 @@ constexpr void resolve_tie(G& g, graph_node& n, const short_string&) {
 // Lowers a leaf layer into the node table.
 template <class L, class G>
 constexpr int lower_leaf(G& g, int input, std::size_t width, const short_string& path, std::size_t param_base) {
+    static_assert(L::params.size() <= max_layer_tensors,
+                  "lnfold: a layer has more parameter tensors than max_layer_tensors (layers/layer_base.hpp)");
+    static_assert((L::role != fold_role::source && L::role != fold_role::additive_source) ||
+                      L::centring != output_centring::none,
+                  "lnfold: a layer whose fold role is source or additive_source must say how the fold centres its "
+                  "output: declare centring and centred_tensor (layers/layer_base.hpp, docs/adding_a_layer.md)");
     const std::size_t index = g.node_count++;
     graph_node& n = g.nodes[index];
-    n.kind = L::kind;
+    n.kind_name = L::kind_name;
     n.role = L::role;
     n.path = path;
     n.input = input;
@@ -351,6 +367,13 @@ constexpr int lower_leaf(G& g, int input, std::size_t width, const short_string&
     if constexpr (requires { L::tied_table; }) resolve_tie<L>(g, n, path);
     n.fuses_residual_add = L::fuses_residual_add;
     n.decoding = L::decoding;
+    n.reads_tokens = L::reads_tokens;
+    n.fold_candidate = L::fold_candidate;
+    n.has_eps = L::has_eps;
+    n.centring = L::centring;
+    n.centred_tensor = L::centred_tensor;
+    n.caches_keys_values = L::caches_keys_values;
+    n.max_positions = L::max_positions;
     if (path.full()) g.path_overflow = true;
     for (std::size_t i = 0; i < L::params.size(); ++i) {
         param_entry& e = g.tensors[g.tensor_count++];

@@ -70,10 +70,10 @@ public:
     static constexpr std::size_t node_count = graph.node_count;
     static constexpr std::size_t tensor_count = graph.tensor_count;
     static constexpr std::size_t arena_size = param_size_of<Net>();  // elements, tensors padded to 64 bytes
-    static constexpr bool reads_tokens = node_count > 0 && graph.nodes[0].kind == layer_kind::embedding;
+    static constexpr bool reads_tokens = node_count > 0 && graph.nodes[0].reads_tokens;
     static constexpr bool has_norms = [] {
         for (std::size_t n = 0; n < node_count; ++n)
-            if (graph.nodes[n].kind == layer_kind::layer_norm || graph.nodes[n].kind == layer_kind::rms_norm) return true;
+            if (graph.nodes[n].has_eps) return true;
         return false;
     }();
     // Features per input row; 0 when the input is token ids, or when the network accepts any width
@@ -128,14 +128,29 @@ public:
         }
         return *this;
     }
-    Model(Model&& other) noexcept : Model(static_cast<const Model&>(other)) {}
-    Model& operator=(Model&& other) noexcept { return *this = static_cast<const Model&>(other); }
+    // Moving takes the other Model's arenas and buffers without copying them (parameters() keeps its address). The
+    // moved-from Model holds nothing: every call that needs its parameters, buffers or settings raises config_error
+    // until a Model is assigned to it.
+    Model(Model&& other) noexcept
+        : params_(std::move(other.params_)), grads_(std::move(other.grads_)), exec_(std::move(other.exec_)),
+          last_(std::exchange(other.last_, {})), last_input_(std::exchange(other.last_input_, {})) {}
+    Model& operator=(Model&& other) noexcept {
+        if (this != &other) {
+            params_ = std::move(other.params_);
+            grads_ = std::move(other.grads_);
+            exec_ = std::move(other.exec_);
+            last_ = std::exchange(other.last_, {});
+            last_input_ = std::exchange(other.last_input_, {});
+        }
+        return *this;
+    }
 
     // Re-draws every parameter. A parameter's values depend only on (seed, scheme, its path, its shape): value i of
     // a tensor is what random_stream(seed_for(seed, path)) gives as its i-th uniform (one draw each) or normal (two
     // draws each) times the scale. Large tensors are filled in pieces on several threads; every value is computed
     // from its own position in the stream (fill_uniform / fill_normal), so the thread count changes nothing.
     void initialize(std::uint64_t seed, init_scheme scheme = init_scheme::pytorch, double std = 0.02) {
+        require_state("Model::initialize");
         for (std::size_t t = 0; t < tensor_count; ++t) {
             const param_entry& e = graph.tensors[t];
             T* values = writable_parameters("Model::initialize") + e.offset;
@@ -210,6 +225,7 @@ public:
     // max_length tokens (generate/decoder.hpp). It reads this Model's parameters in place: keep the Model alive
     // (a temporary Model cannot make one).
     auto decoder(std::size_t max_batch, std::size_t max_length) const& {
+        require_state("Model::decoder");
         return lnfold::decoder<Net, T>(*this, max_batch, max_length);
     }
     void decoder(std::size_t max_batch, std::size_t max_length) const&& = delete;
@@ -218,6 +234,7 @@ public:
     // ADDED to the gradient arena (call zero_grad() between steps); values read by several consumers (the
     // residual stream) get the sum of their consumers' gradients. Allocates only when a shape grows.
     void backward(std::span<const T> dy) {
+        require_state("Model::backward");
         if (last_.data == nullptr)
             raise<config_error>("lnfold: Model::backward: call forward first (backward differentiates the latest forward)");
         if (dy.size() != last_.size())
@@ -267,6 +284,7 @@ public:
     }
     template <class F>
     void visit_parameters(F&& f) const {
+        require_state("Model::visit_parameters");
         for (std::size_t t = 0; t < tensor_count; ++t) {
             const param_entry& e = graph.tensors[t];
             f(parameter_ref<const T>{e.path.view(), {params_.data() + e.offset, e.spec.numel()}, e.spec});
@@ -277,10 +295,12 @@ public:
         return {writable_parameters("Model::parameter") + entry(path).offset, entry(path).spec.numel()};
     }
     std::span<const T> parameter(std::string_view path) const {
+        require_state("Model::parameter");
         return {params_.data() + entry(path).offset, entry(path).spec.numel()};
     }
     // One parameter's gradient (the const form is empty before the gradient arena exists).
     std::span<const T> gradient(std::string_view path) const {
+        require_state("Model::gradient");
         const param_entry& e = entry(path);
         if (grads_.size() == 0) return {};
         return {grads_.data() + e.offset, e.spec.numel()};
@@ -302,7 +322,10 @@ public:
     // The whole arenas (padding between tensors is zero and stays zero). gradients() allocates the gradient arena
     // (zeroed) when there is none yet; its const form is then empty.
     std::span<T> parameters() { return {writable_parameters("Model::parameters"), arena_size}; }
-    std::span<const T> parameters() const { return params_.span(); }
+    std::span<const T> parameters() const {
+        require_state("Model::parameters");
+        return params_.span();
+    }
     std::span<T> gradients() { return {gradient_arena(), arena_size}; }
     std::span<const T> gradients() const { return grads_.span(); }
     // Whether the parameters are the caller's (Model(arena)).
@@ -311,6 +334,7 @@ public:
     // The bytes this Model holds, by part (see model_memory); memory the caller lent it (Model(arena),
     // use_activation_memory) is not counted. Buffers count padded to 64 bytes, as in activation_bytes.
     model_memory memory_report() const {
+        require_state("Model::memory_report");
         const auto bytes = [](const aligned_buffer<T>& b) { return padded(b.owned_size()) * sizeof(T); };
         model_memory m;
         m.parameters = params_.owned_size() * sizeof(T);
@@ -358,18 +382,23 @@ public:
     // Norm eps, per LayerNorm / RMSNorm node (path of the norm, e.g. "h.0.ln_1") or for all of them (a network
     // without norms has no eps: config_error). eps must be finite and > 0 as a double and as T (config_error).
     void set_eps(double eps) {
+        require_state("Model::set_eps");
         if constexpr (!has_norms)
             raise<config_error>("lnfold: Model::set_eps: the network has no LayerNorm or RMSNorm, so it has no eps to set");
         check_eps(eps, "all norms");
         for (std::size_t n = 0; n < node_count; ++n)
-            if (is_norm(n)) exec_.settings[n].eps = eps;
+            if (graph.nodes[n].has_eps) exec_.settings[n].eps = eps;
     }
     void set_eps(std::string_view path, double eps) {
+        require_state("Model::set_eps");
         const std::size_t n = norm_node(path);
         check_eps(eps, path);
         exec_.settings[n].eps = eps;
     }
-    double eps(std::string_view path) const { return exec_.settings[norm_node(path)].eps; }
+    double eps(std::string_view path) const {
+        require_state("Model::eps");
+        return exec_.settings[norm_node(path)].eps;
+    }
 
     // Fused residual add + norm (on by default): a Residual whose sum goes straight into a LayerNorm or RMSNorm
     // leaves the addition to the norm, which computes the sum and its output in one pass over memory. Results
@@ -379,12 +408,14 @@ public:
 
     // Training mode: Dropout draws masks from (seed, step, node, element); inference mode is deterministic.
     void set_training(bool training, std::uint64_t seed = 0) {
+        require_state("Model::set_training");
         for (auto& s : exec_.settings) {
             s.training = training;
             s.seed = seed;
         }
     }
     void set_step(std::uint64_t step) {
+        require_state("Model::set_step");
         for (auto& s : exec_.settings) s.step = step;
     }
 
@@ -394,6 +425,7 @@ private:
     // The planning pass alone (no token ids), its plan in bytes. The latest forward's token ids stay where backward
     // reads them.
     result<std::size_t> plan_only(const Layout& layout, std::size_t width) {
+        if (moved_from()) return moved_from_error("Model::activation_bytes");
         std::size_t rows = 0;
         if (status s = check_layout(layout, rows); !s) return s;
         exec_.planning = true;
@@ -412,6 +444,7 @@ private:
     }
     // The parameter arena for writing; a config_error when it is the caller's (Model(arena)).
     T* writable_parameters(const char* who) {
+        require_state(who);
         if (params_.borrowed())
             raise<config_error>(std::string("lnfold: ") + who + ": the parameters are the caller's (Model(arena)), "
                                 "which the Model never writes; copy the Model to get parameters of its own");
@@ -419,19 +452,26 @@ private:
     }
     // The gradient arena, allocated (zeroed) on first use.
     T* gradient_arena() {
+        require_state("Model::gradients");
         if (grads_.size() == 0) grads_.ensure(arena_size, "Model", "the gradient arena");
         return grads_.data();
     }
-    static bool is_norm(std::size_t n) {
-        return graph.nodes[n].kind == layer_kind::layer_norm || graph.nodes[n].kind == layer_kind::rms_norm;
+    // A moved-from Model (see the move constructor) has no per-node state.
+    bool moved_from() const { return exec_.outputs.size() != node_count; }
+    static status moved_from_error(const char* who) {
+        return status::of<config_error>(std::string("lnfold: ") + who + ": this Model was moved from and holds no "
+                                        "parameters; assign a Model to it first");
+    }
+    void require_state(const char* who) const {
+        if (moved_from()) moved_from_error(who).raise_if_error();
     }
     static std::size_t norm_node(std::string_view path) {
         for (std::size_t n = 0; n < node_count; ++n)
-            if (is_norm(n) && graph.nodes[n].path.view() == path) return n;
+            if (graph.nodes[n].has_eps && graph.nodes[n].path.view() == path) return n;
         std::string known;
         for (std::size_t n = 0; n < node_count; ++n)
-            if (is_norm(n)) known += (known.empty() ? "" : ", ") + std::string(graph.nodes[n].path.view());
-        raise<config_error>("lnfold: no LayerNorm or RMSNorm at '" + std::string(path) + "' (norms: " +
+            if (graph.nodes[n].has_eps) known += (known.empty() ? "" : ", ") + std::string(graph.nodes[n].path.view());
+        raise<config_error>("lnfold: no norm (a layer with an eps) at '" + std::string(path) + "' (norms: " +
                            (known.empty() ? std::string("none") : known) + ")");
     }
     // The shortest text that reads back as v ("1e-300", "-1e-05", "inf").
@@ -485,6 +525,7 @@ private:
     }
     // Plans the forward (every check and buffer, executor::planning), then computes it.
     result<tensor_view<T>> run(activation<T> in) {
+        if (moved_from()) return moved_from_error("Model::forward");
         exec_.deferred_add = -1;
         exec_.planning = true;
         exec_.plan_allocates = true;

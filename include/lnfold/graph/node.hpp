@@ -3,6 +3,7 @@
 // order) and of parameter tensors. The fold analysis, reports, weight files and the Model all read it.
 #include <array>
 #include <cstddef>
+#include <string_view>
 #include <type_traits>
 
 #include "lnfold/core/short_string.hpp"
@@ -13,7 +14,7 @@ namespace lnfold {
 inline constexpr int network_input = -1;
 
 struct graph_node {
-    layer_kind kind{};
+    std::string_view kind_name;     // "LayerNorm", "residual add" (reports)
     fold_role role{};
     short_string path;              // "h.0.ln_1"; a residual add gets its block's path
     int input = network_input;      // producer of the (first) operand
@@ -29,6 +30,14 @@ struct graph_node {
     tie_fold tie = tie_fold::keep;  // TiedHead: how fold() treats the tie
     bool fuses_residual_add = false;  // the layer can compute a residual sum it reads (norms: add + norm in one pass)
     decode_support decoding = decode_support::none;  // how it takes part in incremental decoding
+    // The layer's traits (layer_base.hpp, layer_defaults) that run-time code reads per node:
+    bool reads_tokens = false;
+    bool fold_candidate = false;
+    bool has_eps = false;
+    output_centring centring = output_centring::none;
+    std::size_t centred_tensor = 0;
+    bool caches_keys_values = false;
+    std::size_t max_positions = 0;
 };
 
 struct param_entry {

@@ -30,7 +30,7 @@ struct Residual {
         const int branch = lower_node<Branch>(g, input, width, path, param_base);
         const std::size_t index = g.node_count++;
         graph_node& add = g.nodes[index];
-        add.kind = layer_kind::residual_add;
+        add.kind_name = "residual add";
         add.role = fold_role::preserve;
         add.path = path.joined("residual");
         add.input = branch;

@@ -146,8 +146,8 @@ struct activation_math<GELUTanh> {
 };
 
 // erfc(z): xsimd::erfc for float batches, std::erfc for scalars and, lane by lane, for double batches: xsimd
-// 8.1's double erfc errs by up to 3e4 ulps for |z| < 3 and by far more beyond z = 6, where it lacks its asymptotic
-// branch (measured by test_activations), while its float erfc is within a few ulps of its rounded argument.
+// 8.1's double erfc is far less accurate than std::erfc, and wrong beyond z = 6, where it lacks its asymptotic
+// branch, while its float erfc is within a few ulps of its rounded argument (the errors: docs/kernels.md).
 template <class V>
 LNFOLD_ALWAYS_INLINE V erfc_of(const V& z) {
     if constexpr (std::is_floating_point_v<V> || std::is_same_v<value_t<V>, float>) {

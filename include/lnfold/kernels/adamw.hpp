@@ -3,8 +3,8 @@
 //   p = p (1 - lr wd_i);  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  p -= lr (m / c1) / (sqrt(v / c2) + eps)
 // with c1 = 1 - b1^t, c2 = 1 - b2^t and wd_i = wd where decay_mask is null or decay_mask[i] != 0, else 0.
 // The vector body (xsimd's double lanes, T converted on load and store) and the scalar tail do the same operations
-// in the same order. A scalar loop with std::sqrt does not vectorise (errno), and the division and square root per
-// element made the optimizer step most of a small model's training step.
+// in the same order. A scalar loop with std::sqrt does not vectorise (std::sqrt may set errno), and a scalar
+// division and square root per element would make the optimizer step most of a small model's training step.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>

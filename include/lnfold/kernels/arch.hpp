@@ -20,9 +20,9 @@
 // Forces inlining of the kernels' per-row helpers (row loops, sums, passes) and of the lambdas they take. GCC
 // otherwise keeps some of them out of line once the templates nest deeply, and which ones depends on everything
 // else in the translation unit (its inlining budget is per unit): then the accumulators and the per-row constants
-// go through memory at every call, and every pass pays a call. Measured on AVX-512: 2-4x slower narrow rows,
-// 10-30% slower wide ones; the same kernel 30-50% slower in a benchmark that also compiled a second copy of the
-// kernels, until every lambda of the row loops carried the attribute.
+// go through memory at every call, and every pass pays a call, so a kernel's speed would depend on what else is
+// compiled with it. Every lambda of the row loops carries the attribute too, for the same reason (what leaving it
+// out costs: docs/kernels.md, "Why the kernels are shaped as they are").
 // LNFOLD_ALWAYS_INLINE_LAMBDA goes after a lambda's parameter list. Only in optimised builds without
 // AddressSanitizer: at -O0 and under ASan it buys nothing and only adds compile time.
 #if defined(__SANITIZE_ADDRESS__)

@@ -10,13 +10,14 @@
 // Backends, chosen at compile time (gemm_backend_name() says which), for products of at least blas_min_rows rows:
 //   oneDNN    float, when LNFOLD_WITH_ONEDNN is 1 (CMake: LNFOLD_ONEDNN, on when libdnnl is found): dnnl_sgemm,
 //             one thread per call (inside lnfold's parallel region by oneDNN's own rule, outside it with the
-//             calling thread's OpenMP thread count set to 1 for the call); 7-30% faster than OpenBLAS here;
+//             calling thread's OpenMP thread count set to 1 for the call); preferred to OpenBLAS for float, as
+//             the faster at the models' shapes (docs/performance.md, "GEMM backends");
 //   OpenBLAS  float (without oneDNN) and double, when LNFOLD_WITH_OPENBLAS is 1 (CMake: LNFOLD_BLAS, on when
 //             OpenBLAS is found): cblas_?gemm, held to one thread while lnfold's threads run the blocks (its own
 //             setting is restored afterwards);
-//   Eigen     otherwise, and for fewer rows (OpenBLAS's GEMM is ~5x slower than Eigen's matrix-vector path at
-//             1-4 rows); its packing space is kept per thread (kernels/eigen_gemm.hpp), so that, like the rest of
-//             lnfold, it allocates nothing once a shape has run.
+//   Eigen     otherwise, and for fewer rows (there Eigen is faster than OpenBLAS's GEMM, see blas_min_rows);
+//             its packing space is kept per thread (kernels/eigen_gemm.hpp), so that, like the rest of lnfold,
+//             it allocates nothing once a shape has run.
 // The arithmetic any of them does for one element depends on the product's shape (blocking, micro-kernel edges),
 // which is why the blocks never follow the threads.
 #include <algorithm>
@@ -55,7 +56,9 @@ inline const char* gemm_backend_name() {
     return LNFOLD_WITH_OPENBLAS ? "OpenBLAS" : "Eigen";
 }
 
-// Products with fewer rows go to Eigen even with OpenBLAS (measured: 5 vs 30 GFLOP/s at one row, parity at 16).
+// Products with fewer rows go to Eigen whatever the backend: on few rows Eigen (at one row, its matrix-vector path)
+// is faster than OpenBLAS's GEMM, and 16 rows is where the two break even (docs/kernels.md, "Why the kernels are
+// shaped as they are").
 inline constexpr std::size_t blas_min_rows = 16;
 
 // Holds OpenBLAS at one thread while it lives (lnfold runs the blocks of a product on its own threads), then
@@ -123,7 +126,8 @@ inline void onednn_gemm(char trans_a, char trans_b, std::size_t m, std::size_t n
 
 // Columns of C per block: a sixth of n (so 1, 2, 3 or 6 threads share the blocks evenly) rounded up to 16, between
 // LNFOLD_GEMM_MIN_COLUMN_BLOCK (128) and 512. Every block packs A again (OpenBLAS and Eigen pack both operands per
-// call), so blocks stay wide: at 128 rows and 768 columns on one thread, 128-column blocks cost ~5% over one call.
+// call), so blocks stay wide: the narrower the blocks, the more often A is packed (the cost of 128-column blocks:
+// docs/kernels.md, "Why the kernels are shaped as they are").
 inline std::size_t column_block(std::size_t n) {
     constexpr std::size_t narrowest = LNFOLD_GEMM_MIN_COLUMN_BLOCK;
     static_assert(narrowest > 0, "lnfold: LNFOLD_GEMM_MIN_COLUMN_BLOCK must be > 0");
@@ -161,8 +165,8 @@ void for_fixed_blocks(std::size_t size, std::size_t block, std::size_t work_per_
 }  // namespace detail
 
 // One product on the calling thread: C (m x n) = A (m x k) Bᵀ (+ bias), B (n x k). With a bias, C starts as the
-// bias in every row and the product is added to it (one pass over C, where zeroing it and then adding the bias took
-// two). For callers that run products inside their own parallel loop (attention's heads, with a blas_single_thread
+// bias in every row and the product is added to it (one pass over C instead of two: zeroing it, then adding the
+// bias). For callers that run products inside their own parallel loop (attention's heads, with a blas_single_thread
 // held around the loop).
 template <class T>
 void product_nt(std::size_t m, std::size_t n, std::size_t k, const T* a, std::size_t lda, const T* b, std::size_t ldb,

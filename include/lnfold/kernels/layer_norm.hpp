@@ -35,10 +35,10 @@ namespace lnfold::kernels {
 namespace detail {
 
 // Rows per group: 4 where there are 32 vector registers (AVX-512: 4 rows x 4 accumulators), 2 otherwise, while
-// a group's rows fit in group_bytes of L1; wider rows go one at a time. The budgets, measured on Zen 5 (48 KiB
-// L1d; docs/kernels.md): 16 KiB for RMSNorm and add + norm; for LayerNorm, whose three passes over the group gain
-// more from it, rows of up to 8 KiB (AVX-512: 32 KiB, d = 1536 and 2048 10% faster; 48 KiB groups, d = 3072,
-// no faster; SSE2: 2 rows of 12 or 16 KiB were 5% slower, so 16 KiB as before).
+// a group's rows fit in group_bytes of L1; wider rows go one at a time. The budgets: 16 KiB for RMSNorm and
+// add + norm; for LayerNorm, whose three passes over the group gain more from keeping it in L1, rows of up to
+// 8 KiB (AVX-512: groups of 32 KiB; 2 rows: 16 KiB). Larger groups gain nothing, and with 2 rows per group
+// (SSE2) rows above 8 KiB lose (the measurements: docs/kernels.md, "Why the kernels are shaped as they are").
 template <class Arch>
 inline constexpr std::size_t max_group_rows = std::is_base_of_v<xsimd::avx512f, Arch> ? 4 : 2;
 
@@ -54,8 +54,8 @@ constexpr std::size_t group_rows(std::size_t dim, std::size_t group_bytes) {
 // Calls f(n) with n = std::integral_constant<std::size_t, dim> when a row is a width the row pipeline
 // (row_pipeline.hpp) is compiled for, else with n = dim. Those widths: 4 and 8 vectors, and with 32 vector
 // registers (AVX-512) also 12, 16 and 24 (float: 64, 128, 192, 256, 384); the width known at compile time
-// unrolls the row loops completely. Other widths take the grouped passes below (measured at d = 768 they are
-// faster than the pipeline: gamma and beta are loaded once per group).
+// unrolls the row loops completely. Other widths take the grouped passes below, which are faster than the
+// pipeline on wide rows: gamma and beta are loaded once per group (docs/kernels.md).
 template <class T, class Arch, class F>
 void with_width(std::size_t dim, F&& f) {
     constexpr std::size_t W = lanes_v<T, Arch>;

@@ -237,9 +237,9 @@ void backward_group_dx(const T* x, const T* dy, std::size_t n, const T* gamma, c
 // group's rows, which re-reads them from L1 / L2. Rows narrower than backward_wide_row_bytes: groups of
 // backward_group_rows, pass 2 of the group together. Wider rows: groups of backward_wide_group_rows, pass 2 row by
 // row. (Rows of a multiple of 4 KiB that start at page boundaries put a line of every x, dy and dx row, of gamma
-// and of the partial rows in one L1 set: for 4 rows together 10-13 lines, for the 12 ways of this core's L1;
-// measured with 4 KiB aligned buffers, RMSNorm backward at d = 1024-2048 ran 25-35% slower than one row at a time,
-// in groups of 2 within 0-10%.) With streaming stores pass 2 runs row by row.
+// and of the partial rows in one L1 set: 4 rows together need 10-13 lines of a set, about as many as a 12-way
+// 48 KiB L1 holds, so they evict each other; 2 rows with dx row by row stay within it. The measurements:
+// docs/kernels.md.) With streaming stores pass 2 runs row by row.
 constexpr std::size_t backward_wide_row_bytes = 4096;
 constexpr std::size_t backward_wide_group_rows = 2;
 

@@ -1,5 +1,5 @@
 #pragma once
-// Row primitives every norm kernel is built from, in the style of xsimd's docs (test/doc/sum.hpp): one template
+// Row primitives every norm kernel is built from, in the style of xsimd's documentation examples: one template
 // over the architecture, a vector body, a scalar tail.
 //
 // One row:
@@ -57,8 +57,8 @@ inline void store_v(T* p, const V& v) {
 // down to 128 bits and the last two levels are one in-lane shuffle and one move each:
 //   float: q = (x_lo256 + x_hi256)_lo128 + (..)_hi128;  p_i = q_i + q_(i^1);  sum = p_0 + p_2
 //   double: q = (x_lo256 + x_hi256)_lo128 + (..)_hi128;  sum = q_0 + q_1
-// (a + b is b + a exactly, so the order of the operands within a pair does not matter). On Zen 5 this removed
-// 2 shuffles and the 256-bit width from the add / shuffle pipes that bound rows of a few vectors (docs/kernels.md).
+// (a + b is b + a exactly, so the order of the operands within a pair does not matter). This takes 2 shuffles and
+// the 256-bit width off the add / shuffle pipes, which bound rows of a few vectors (measured: docs/kernels.md).
 // Other widths (SSE2, scalar batches) use xsimd::hadd itself.
 // GCC 12 warns, wrongly, about an uninitialized value inside its own AVX-512 intrinsics (_mm256_undefined_pd in
 // _mm512_extractf64x4_pd) once they are inlined; the pragma keeps that false positive out of users' -Wall builds.
@@ -121,9 +121,10 @@ using scalar_acc_t = std::conditional_t<(sizeof(T) < sizeof(double)), double, T>
 // which would break the bit-exactness across groups and thread counts. With FMA in the instruction set this is
 // one fused operation (the vfmadd intrinsic of the register's width, std::fma), else a product and a sum (nothing
 // to fuse). Not xsimd::fma for batches: xsimd 8.1 has no AVX-512 form and falls back to x * y + z, fused only if
-// the compiler contracts it; a sanitizer build does not, and there the vector lanes and the scalar head / tail of
-// the same row disagreed by an ulp (found by test_norm_groups' streaming check). A scalar may accumulate in a
-// wider type C (float products into a double sum: the product is exact there, so both forms agree).
+// the compiler contracts it; a build that does not contract (sanitizer builds) would give the vector lanes and the
+// scalar head / tail of the same row results an ulp apart (test_norm_groups' streaming check compares them). A
+// scalar may accumulate in a wider type C (float products into a double sum: the product is exact there, so both
+// forms agree).
 template <class T, class Arch>
 inline xsimd::batch<T, Arch> mul_add(const xsimd::batch<T, Arch>& a, const xsimd::batch<T, Arch>& b,
                                      const xsimd::batch<T, Arch>& c) {

@@ -7,8 +7,9 @@
 //
 // Two passes over a row: (1) sum of squares, (2) the output. Squares that overflow on finite data are redone
 // scaled by 1/max|x|. NaN or Inf in a row gives NaN in that row only. Rows go in groups as in layer_norm.hpp
-// (pass 1 of a group's rows interleaved while the next group is prefetched, then the group's outputs written
-// together, sharing the loads of gamma and beta); bit-identical for every thread count and number of rows; y may be x (in place).
+// (pass 1 of a group's rows interleaved, then the group's outputs written together, sharing the loads of gamma and
+// beta; no prefetch, see rms_norm_group); bit-identical for every thread count and number of rows; y may be x
+// (in place).
 #include <array>
 #include <cstddef>
 
@@ -33,8 +34,8 @@ LNFOLD_ALWAYS_INLINE std::array<T, R> rms_norm_finish_group(N n, const row_ptrs<
 }
 
 // RMSNorm of one group of R rows; returns 1/rms per row. (No prefetch: pass 1 is the only pass that reads x, so
-// the group is read from where it is, as copy reads it. Prefetching the output rows for writing during pass 1
-// was measured slower.)
+// the group is read from where it is, as copy reads it. Nor are the output rows prefetched for writing during
+// pass 1: that is slower, docs/kernels.md "Tried and not kept".)
 template <class Arch, bool HasGamma, bool HasBeta, class T, std::size_t R, class N>
 LNFOLD_ALWAYS_INLINE std::array<T, R> rms_norm_group(N n, const row_ptrs<T, R>& x, const out_row_ptrs<T, R>& y, const row_ptrs<T, R>& next,
                                 const T* gamma, const T* beta, T eps, bool stream) {

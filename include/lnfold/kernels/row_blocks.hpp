@@ -15,10 +15,10 @@
 // square root are correctly rounded in both forms), and the rows' accumulators and outputs come from the same
 // group_parts and affine_output expressions as in the pipeline. So a row's result is the same in a block, in the
 // pipeline or alone, for every thread count and number of rows.
-// Where: float on AVX-512 only (layer_norm_block_rows_v). Measured on Zen 5 (docs/kernels.md) against the
-// pipeline: LayerNorm 197 x 64 and 197 x 384 faster; RMSNorm (one horizontal sum per row) and the fused add + norm
-// (whose rows are read from the sums it just stored) were no faster or slower in blocks, so they stay in the
-// pipeline.
+// Where: float on AVX-512 only (layer_norm_block_rows_v; the transposed reduction is written for 16 floats), and
+// only for LayerNorm, with its two horizontal sums per row. RMSNorm (one horizontal sum per row) and the fused
+// add + norm (whose rows are read back from the sums it just stored) gain nothing from blocks over the pipeline,
+// so they stay in it (the measurements: docs/kernels.md).
 //
 //   layer_norm_block_rows_v<T, Arch>                       16 (AVX-512 float) or 1 (no blocks)
 //   block_hsum<T, Arch>(part)                              lane j = hsum(part[j])

@@ -11,9 +11,9 @@
 //   first(r + 2)      LayerNorm: the mean (shifted sum);  RMSNorm: 1/rms (sum of squares)
 //   second(r + 1)     LayerNorm: 1/std (centred squares, with the mean of one iteration ago);  RMSNorm: nothing
 //   out(r)            the output row, from statistics that are long since ready
-// and the later stages re-read their rows from L1 (three rows in flight). Measured on Zen 5 (AVX-512, 1 thread,
-// docs/kernels.md): 20-40% faster (LayerNorm) and 10-35% (RMSNorm) than holding each row in registers and running
-// its passes there.
+// and the later stages re-read their rows from L1 (three rows in flight). Holding each row in registers instead
+// and running its passes there saves L1 reads, which are not the bottleneck, and leaves the chain exposed: the
+// pipeline is the faster of the two (docs/kernels.md).
 // Every stage does the arithmetic of the grouped path for a group of one row (group_sum, group_add_sum,
 // group_inverse_std, row_map_to with affine_output), so results are bit-identical to it, for every thread count
 // and number of rows, and to layer_norm_row / rms_norm_row. y may be x (in place): a row is written only after

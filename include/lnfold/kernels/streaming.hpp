@@ -6,9 +6,10 @@
 // instead of 8) and the output evicts everything else. A streaming store writes the line to memory through the
 // write-combining buffers without reading it. The norm kernels' output pass uses them when the output is at least
 // streaming_min_bytes(), where the output would not stay in this core's share of the cache anyway; the values
-// written are the same either way, so results do not depend on this choice. Measured on the development VM (2
-// cores, which reports a shared 260 MiB L3): outputs of 4 to 16 MiB run at the same speed either way, 32 MiB and
-// more twice as fast streamed (docs/kernels.md).
+// written are the same either way, so results do not depend on this choice. Outputs that fit in cache gain nothing
+// from streaming, larger ones save the read of every line. The default is capped at 32 MiB because the L3 the OS
+// reports is shared (a virtual machine may report the host's whole L3), far more than one core can use
+// (the measurements: docs/kernels.md).
 //
 //   streaming_min_bytes()                    the threshold: LNFOLD_STREAMING_MIN_BYTES if defined, else the L3
 //                                            size the OS reports (sysconf), at most 32 MiB

@@ -9,7 +9,7 @@
 namespace lnfold {
 
 struct Centering : layer_defaults, width_preserving {
-    static constexpr layer_kind kind = layer_kind::centering;
+    static constexpr std::string_view kind_name = "Centering";
     static constexpr decode_support decoding = decode_support::row_wise;
     static constexpr fold_role role = fold_role::centering;
     static std::string type_name() { return "Centering"; }

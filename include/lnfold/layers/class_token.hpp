@@ -13,7 +13,8 @@ namespace lnfold {
 template <std::size_t Dim>
 struct ClassToken : layer_defaults {
     static_assert(Dim > 0, "lnfold: ClassToken<Dim> needs Dim > 0");
-    static constexpr layer_kind kind = layer_kind::class_token;
+    static constexpr std::string_view kind_name = "ClassToken";
+    static constexpr output_centring centring = output_centring::table_rows;
     static constexpr fold_role role = fold_role::additive_source;
     static constexpr std::size_t in_width = Dim;
     static constexpr std::size_t resolve_out(std::size_t) { return Dim; }

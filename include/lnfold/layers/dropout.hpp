@@ -14,7 +14,7 @@ namespace lnfold {
 template <std::size_t Permille>
 struct Dropout : layer_defaults, width_preserving {
     static_assert(Permille < 1000, "lnfold: Dropout<Permille> needs Permille < 1000 (a probability below 1)");
-    static constexpr layer_kind kind = layer_kind::dropout;
+    static constexpr std::string_view kind_name = "Dropout";
     static constexpr decode_support decoding = decode_support::row_wise;
     static constexpr fold_role role = fold_role::preserve;  // at inference; training-mode dropout breaks exactness
     static constexpr double probability = Permille / 1000.0;

@@ -13,7 +13,8 @@ namespace lnfold {
 template <std::size_t Vocab, std::size_t Dim>
 struct Embedding : layer_defaults {
     static_assert(Vocab > 0 && Dim > 0, "lnfold: Embedding<Vocab, Dim> needs Vocab > 0 and Dim > 0");
-    static constexpr layer_kind kind = layer_kind::embedding;
+    static constexpr std::string_view kind_name = "Embedding";
+    static constexpr output_centring centring = output_centring::table_rows;
     static constexpr decode_support decoding = decode_support::row_wise;
     static constexpr fold_role role = fold_role::source;
     static constexpr std::size_t in_width = 0;  // reads token ids, not activations

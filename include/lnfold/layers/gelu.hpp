@@ -8,7 +8,7 @@
 namespace lnfold {
 
 struct GELU : detail::elementwise<GELU> {
-    static constexpr layer_kind kind = layer_kind::gelu;
+    static constexpr std::string_view kind_name = "GELU";
     static std::string type_name() { return "GELU"; }
     template <class T>
     static T apply(T x) { return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440))); }

@@ -8,7 +8,7 @@
 namespace lnfold {
 
 struct GELUTanh : detail::elementwise<GELUTanh> {
-    static constexpr layer_kind kind = layer_kind::gelu_tanh;
+    static constexpr std::string_view kind_name = "GELUTanh";
     static std::string type_name() { return "GELUTanh"; }
     template <class T>
     static T apply(T x) {

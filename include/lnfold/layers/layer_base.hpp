@@ -11,13 +11,6 @@
 
 namespace lnfold {
 
-// The kind of a node in the lowered graph (reports, the fold analysis and weight conversion read it).
-enum class layer_kind {
-    linear, conv2d, embedding, position_embedding, class_token, layer_norm, rms_norm,
-    relu, gelu, gelu_tanh, silu, self_attention, mean_pool, take_token, centering, layer_scale, dropout,
-    residual_add, tied_head,
-};
-
 // How a parameter is initialised (see Model::initialize for the schemes).
 enum class init_kind {
     fan_in_weight,  // PyTorch default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)); normal scheme: N(0, std)
@@ -66,6 +59,19 @@ struct residual_sum {
     const T* b;
     T* sum;
 };
+
+// Which of a layer's tensors the fold edits so that the layer's output features have zero mean for every input
+// (the column-centred weight transformation, docs/method.md §2):
+//   none:           the fold cannot centre this layer's output;
+//   weight_columns: tensor centred_tensor is a weight (Out, ...): each column is centred over Out, and the tensor
+//                   after it, when there is one, is the bias (Out), centred too (Linear, Conv2d, SelfAttention's
+//                   output projection);
+//   table_rows:     tensor centred_tensor is a table (..., d): each row is centred over d (Embedding,
+//                   PositionEmbedding, ClassToken).
+enum class output_centring { none, weight_columns, table_rows };
+
+// The most tensors one layer may have (the fold copies a node's parameter specs into an array this long).
+inline constexpr std::size_t max_layer_tensors = 4;
 
 // How a layer takes part in incremental decoding (generate/decoder.hpp), where a call's rows are the new tokens of
 // several sequences, each continuing from its own cached length:
@@ -136,19 +142,43 @@ struct layer_grad_call {
     T* dtied = nullptr;
 };
 
-// Defaults a layer spec inherits: no parameters, layout unchanged, no scratch, reads activations, cannot compute
-// the residual sum it reads (fuses_residual_add: a Residual whose sum goes straight into such a layer leaves the
-// addition to it, see graph/residual.hpp), takes no part in incremental decoding, accepts every input. Sizes computed from the layout use checked_mul /
-// checked_add with a layer_context, so that one which overflows names the layer (the path is for those messages).
-// check(in, path, tokens) says whether the layer accepts an input (its layout; the token ids when it reads them,
-// else tokens is null) as a status: the forward's planning pass runs it before any buffer or value is touched, so
-// that output_layout, scratch_size and forward may take the input as checked.
+// The traits every layer spec has, with the defaults it inherits (a layer declares only those it changes):
+//   kind_name           its name in reports ("LayerNorm"); every layer declares it, with role, in_width,
+//                       resolve_out and type_name() ("LayerNorm<768>", for error messages);
+//   params              its parameter tensors (none);
+//   reads_tokens        it reads the network's token ids instead of x (Embedding);
+//   needs_image         its input must have an image layout (Conv2d);
+//   fold_candidate      a LayerNorm: the fold analysis judges it, and where foldable the fold turns it into an
+//                       RMSNorm (it stays one when wrapped, e.g. in CentredOutput, whose role is centering);
+//   has_eps             it has an eps that Model::set_eps / Model::eps reach and that fold and the CBWC export copy
+//                       (the norms);
+//   centring, centred_tensor   how the fold centres its output (output_centring above); a layer whose role is
+//                       source or additive_source must declare them;
+//   fuses_residual_add  it can compute the residual sum it reads (a Residual whose sum goes straight into such a
+//                       layer leaves the addition to it, see graph/residual.hpp);
+//   decoding            how it takes part in incremental decoding (decode_support above);
+//   caches_keys_values  a positional layer that keeps keys and values of width in_width per position (causal
+//                       attention): the decoder gives it a cache;
+//   max_positions       the most positions it can see (a learned position table's rows; 0 = no limit);
+//   check(in, path, tokens)  whether it accepts an input (its layout; the token ids when it reads them, else null)
+//                       as a status: the forward's planning pass runs it before any buffer or value is touched, so
+//                       output_layout, scratch_size and forward may take the input as checked;
+//   output_layout, scratch_size, backward_scratch_size   sizes from the input layout (checked_mul / checked_add
+//                       with a layer_context, so that one which overflows names the layer).
+// Besides these a layer provides forward(const layer_call<T>&) and backward(const layer_grad_call<T>&) (a network
+// whose layer has no backward cannot be trained: Model::backward does not compile), and decode() when positional.
 struct layer_defaults {
     static constexpr std::array<param_spec, 0> params{};
     static constexpr bool reads_tokens = false;
     static constexpr bool needs_image = false;
+    static constexpr bool fold_candidate = false;
+    static constexpr bool has_eps = false;
+    static constexpr output_centring centring = output_centring::none;
+    static constexpr std::size_t centred_tensor = 0;
     static constexpr bool fuses_residual_add = false;
     static constexpr decode_support decoding = decode_support::none;
+    static constexpr bool caches_keys_values = false;
+    static constexpr std::size_t max_positions = 0;
     static status check(const Layout&, std::string_view, const std::int32_t*) { return {}; }
     static Layout output_layout(const Layout& in, std::string_view) { return in; }
     static std::size_t scratch_size(const Layout&, std::size_t, std::string_view) { return 0; }

@@ -15,7 +15,9 @@ namespace lnfold {
 template <std::size_t Dim>
 struct LayerNorm : layer_defaults {
     static_assert(Dim > 0, "lnfold: LayerNorm<Dim> needs Dim > 0");
-    static constexpr layer_kind kind = layer_kind::layer_norm;
+    static constexpr std::string_view kind_name = "LayerNorm";
+    static constexpr bool fold_candidate = true;
+    static constexpr bool has_eps = true;
     static constexpr decode_support decoding = decode_support::row_wise;
     static constexpr fold_role role = fold_role::layer_norm;
     static constexpr std::size_t in_width = Dim;

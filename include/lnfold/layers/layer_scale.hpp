@@ -13,7 +13,7 @@ namespace lnfold {
 template <std::size_t Dim>
 struct LayerScale : layer_defaults {
     static_assert(Dim > 0, "lnfold: LayerScale<Dim> needs Dim > 0");
-    static constexpr layer_kind kind = layer_kind::layer_scale;
+    static constexpr std::string_view kind_name = "LayerScale";
     static constexpr decode_support decoding = decode_support::row_wise;
     static constexpr fold_role role = fold_role::scale;
     static constexpr std::size_t in_width = Dim;

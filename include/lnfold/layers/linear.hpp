@@ -13,7 +13,8 @@ namespace lnfold {
 template <std::size_t In, std::size_t Out, bool Bias = true>
 struct Linear : layer_defaults {
     static_assert(In > 0 && Out > 0, "lnfold: Linear<In, Out> needs In > 0 and Out > 0");
-    static constexpr layer_kind kind = layer_kind::linear;
+    static constexpr std::string_view kind_name = "Linear";
+    static constexpr output_centring centring = output_centring::weight_columns;  // weight (Out, In), bias
     static constexpr decode_support decoding = decode_support::row_wise;
     static constexpr fold_role role = fold_role::source;
     static constexpr std::size_t in_width = In;

@@ -8,7 +8,7 @@
 namespace lnfold {
 
 struct MeanPool : layer_defaults, width_preserving {
-    static constexpr layer_kind kind = layer_kind::mean_pool;
+    static constexpr std::string_view kind_name = "MeanPool";
     static constexpr fold_role role = fold_role::preserve;  // averaging zero-mean rows gives a zero-mean row
     static std::string type_name() { return "MeanPool"; }
     static Layout output_layout(const Layout& in, std::string_view) { return Layout::rows(in.batch); }

@@ -13,7 +13,9 @@ namespace lnfold {
 template <std::size_t MaxLen, std::size_t Dim>
 struct PositionEmbedding : layer_defaults {
     static_assert(MaxLen > 0 && Dim > 0, "lnfold: PositionEmbedding<MaxLen, Dim> needs MaxLen > 0 and Dim > 0");
-    static constexpr layer_kind kind = layer_kind::position_embedding;
+    static constexpr std::string_view kind_name = "PositionEmbedding";
+    static constexpr output_centring centring = output_centring::table_rows;
+    static constexpr std::size_t max_positions = MaxLen;
     static constexpr fold_role role = fold_role::additive_source;
     static constexpr decode_support decoding = decode_support::positional;
     static constexpr std::size_t in_width = Dim;

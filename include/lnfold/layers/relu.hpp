@@ -7,7 +7,7 @@
 namespace lnfold {
 
 struct ReLU : detail::elementwise<ReLU> {
-    static constexpr layer_kind kind = layer_kind::relu;
+    static constexpr std::string_view kind_name = "ReLU";
     static std::string type_name() { return "ReLU"; }
     template <class T>
     static T apply(T x) { return x < T(0) ? T(0) : x; }

@@ -1,6 +1,6 @@
 #pragma once
 // RMSNorm<Dim, Bias>: y = gamma * x / sqrt(mean(x^2) + eps) (+ beta). With Bias it is what a folded
-// LayerNorm becomes: on zero-mean rows it equals LayerNorm with the same gamma, beta, eps (METHOD.md §1).
+// LayerNorm becomes: on zero-mean rows it equals LayerNorm with the same gamma, beta, eps (docs/method.md §1).
 #include <array>
 #include <cstddef>
 #include <string>
@@ -15,7 +15,8 @@ namespace lnfold {
 template <std::size_t Dim, bool Bias = false>
 struct RMSNorm : layer_defaults {
     static_assert(Dim > 0, "lnfold: RMSNorm<Dim> needs Dim > 0");
-    static constexpr layer_kind kind = layer_kind::rms_norm;
+    static constexpr std::string_view kind_name = "RMSNorm";
+    static constexpr bool has_eps = true;
     static constexpr decode_support decoding = decode_support::row_wise;
     static constexpr fold_role role = fold_role::rms_norm;
     static constexpr std::size_t in_width = Dim;

@@ -24,7 +24,10 @@ template <std::size_t Dim, std::size_t Heads, bool Causal = false>
 struct SelfAttention : layer_defaults {
     static_assert(Dim > 0 && Heads > 0, "lnfold: SelfAttention<Dim, Heads> needs Dim > 0 and Heads > 0");
     static_assert(Dim % Heads == 0, "lnfold: SelfAttention<Dim, Heads>: Heads must divide Dim");
-    static constexpr layer_kind kind = layer_kind::self_attention;
+    static constexpr std::string_view kind_name = "SelfAttention";
+    static constexpr output_centring centring = output_centring::weight_columns;
+    static constexpr std::size_t centred_tensor = 2;  // the output projection proj.weight, then proj.bias
+    static constexpr bool caches_keys_values = Causal;
     static constexpr fold_role role = fold_role::source;  // centrable through its output projection
     static constexpr std::size_t in_width = Dim;
     static constexpr std::size_t resolve_out(std::size_t) { return Dim; }

@@ -8,7 +8,7 @@
 namespace lnfold {
 
 struct SiLU : detail::elementwise<SiLU> {
-    static constexpr layer_kind kind = layer_kind::silu;
+    static constexpr std::string_view kind_name = "SiLU";
     static std::string type_name() { return "SiLU"; }
     template <class T>
     static T apply(T x) { return x / (T(1) + std::exp(-x)); }

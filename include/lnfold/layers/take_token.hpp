@@ -12,7 +12,7 @@ namespace lnfold {
 
 template <std::size_t Index>
 struct TakeToken : layer_defaults, width_preserving {
-    static constexpr layer_kind kind = layer_kind::take_token;
+    static constexpr std::string_view kind_name = "TakeToken";
     static constexpr fold_role role = fold_role::preserve;
     static std::string type_name() { return "TakeToken<" + std::to_string(Index) + ">"; }
     static status check(const Layout& in, std::string_view path, const std::int32_t*) {

@@ -18,7 +18,7 @@ namespace lnfold {
 template <std::size_t Dim, std::size_t Vocab, fixed_string Table, tie_fold Tie = tie_fold::untie>
 struct TiedHead : layer_defaults {
     static_assert(Dim > 0 && Vocab > 0, "lnfold: TiedHead<Dim, Vocab, table> needs Dim > 0 and Vocab > 0");
-    static constexpr layer_kind kind = layer_kind::tied_head;
+    static constexpr std::string_view kind_name = "TiedHead";
     static constexpr decode_support decoding = decode_support::row_wise;
     static constexpr fold_role role = fold_role::breaker;  // its weights are another layer's table
     static constexpr std::size_t in_width = Dim;

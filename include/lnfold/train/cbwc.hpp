@@ -1,5 +1,5 @@
 #pragma once
-// CBWC (column-based weight centring, METHOD.md §4): train cbwc_t<Net> — RMSNorms, and sources whose weights
+// CBWC (column-based weight centring, docs/method.md §4): train cbwc_t<Net> — RMSNorms, and sources whose weights
 // are the centred projection of free parameters V, recomputed on every forward — then export it for inference.
 //
 //   Model<cbwc_t<Net>, T> twin;                     // same parameter paths and arena as Model<Net, T>
@@ -22,11 +22,9 @@ Model<Net, T> as_layernorm_model(const Model<cbwc_t<Net>, T>& twin) {
     static_assert(Model<Net, T>::arena_size == Model<cbwc_t<Net>, T>::arena_size, "lnfold: cbwc_t must keep the arena");
     Model<Net, T> model;
     std::copy(twin.parameters().begin(), twin.parameters().end(), model.parameters().begin());
-    for (std::size_t n = 0; n < graph_v<Net>.node_count; ++n) {
-        const auto kind = graph_v<Net>.nodes[n].kind;
-        if (kind == layer_kind::layer_norm || kind == layer_kind::rms_norm)
+    for (std::size_t n = 0; n < graph_v<Net>.node_count; ++n)
+        if (graph_v<Net>.nodes[n].has_eps)
             model.set_eps(graph_v<Net>.nodes[n].path.view(), twin.eps(graph_v<Net>.nodes[n].path.view()));
-    }
     return model;
 }
 
