@@ -13,6 +13,7 @@
 #include "lnfold/layers/embedding.hpp"
 #include "lnfold/layers/gelu.hpp"
 #include "lnfold/layers/gelu_tanh.hpp"
+#include "lnfold/layers/group_norm.hpp"
 #include "lnfold/layers/layer_norm.hpp"
 #include "lnfold/layers/layer_scale.hpp"
 #include "lnfold/layers/linear.hpp"

@@ -7,9 +7,9 @@
 #include <string>
 
 #include "lnfold/core/error.hpp"
-#include "lnfold/core/parallel.hpp"
 #include "lnfold/graph/executor.hpp"
 #include "lnfold/graph/shape_check.hpp"
+#include "lnfold/kernels/residual_add.hpp"
 
 namespace lnfold {
 
@@ -86,9 +86,7 @@ struct Residual {
             ex.deferred_add = static_cast<int>(add);
             ex.deferred = residual_sum<T>{in.data, branch.data, y};
         } else {
-            parallel_for_rows(rows, in.width, [&](std::size_t begin, std::size_t end) {
-                for (std::size_t i = begin * in.width; i < end * in.width; ++i) y[i] = in.data[i] + branch.data[i];
-            });
+            kernels::add_rows(in.data, branch.data, rows, in.width, y);
         }
         const activation<T> out{y, in.layout, in.width};
         ex.inputs[add] = in;

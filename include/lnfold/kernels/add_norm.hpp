@@ -117,4 +117,20 @@ void add_rms_norm_rows(const T* a, const T* b, std::size_t rows, std::size_t dim
     });
 }
 
+// The entries for layers (the norms computing the residual sum they read): add_layer_norm_rows with gamma and
+// beta, add_rms_norm_rows with gamma and (HasBeta) beta, on the default architecture, without the argument checks
+// (as layer_norm_rows_unchecked).
+template <class T>
+void add_layer_norm_rows_unchecked(const T* a, const T* b, std::size_t rows, std::size_t dim, const T* gamma,
+                                   const T* beta, T eps, T* sum, T* y, T* mean, T* rstd) {
+    detail::add_layer_norm_rows_with<arch_for_t<T, default_arch>, true, true>(a, b, rows, dim, gamma, beta, eps, sum,
+                                                                              y, mean, rstd);
+}
+template <bool HasBeta, class T>
+void add_rms_norm_rows_unchecked(const T* a, const T* b, std::size_t rows, std::size_t dim, const T* gamma,
+                                 const T* beta, T eps, T* sum, T* y, T* rrms) {
+    detail::add_rms_norm_rows_with<arch_for_t<T, default_arch>, true, HasBeta>(a, b, rows, dim, gamma, beta, eps, sum,
+                                                                               y, rrms);
+}
+
 }  // namespace lnfold::kernels

@@ -204,4 +204,14 @@ void layer_norm_rows(const T* x, std::size_t rows, std::size_t dim, nd<const T*>
     });
 }
 
+// The entry for layers: layer_norm_rows on the default architecture with gamma and beta (both present), without
+// the argument checks (a layer's parameters exist, its rows are planned, the Model validated eps). mean and rstd
+// (rows) receive the statistics.
+template <class T>
+void layer_norm_rows_unchecked(const T* x, std::size_t rows, std::size_t dim, const T* gamma, const T* beta, T eps,
+                               T* y, T* mean, T* rstd) {
+    detail::layer_norm_rows_with<arch_for_t<T, default_arch>, true, true>(x, rows, dim, gamma, beta, eps, y, mean,
+                                                                          rstd);
+}
+
 }  // namespace lnfold::kernels

@@ -98,4 +98,12 @@ void rms_norm_rows(const T* x, std::size_t rows, std::size_t dim, nd<const T*> g
     });
 }
 
+// The entry for layers: rms_norm_rows on the default architecture with gamma, and beta when HasBeta, without the
+// argument checks (as layer_norm_rows_unchecked). rrms (rows) receives 1/rms.
+template <bool HasBeta, class T>
+void rms_norm_rows_unchecked(const T* x, std::size_t rows, std::size_t dim, const T* gamma, const T* beta, T eps, T* y,
+                             T* rrms) {
+    detail::rms_norm_rows_with<arch_for_t<T, default_arch>, true, HasBeta>(x, rows, dim, gamma, beta, eps, y, rrms);
+}
+
 }  // namespace lnfold::kernels

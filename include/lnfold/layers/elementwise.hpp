@@ -7,12 +7,12 @@
 #include "lnfold/kernels/activations.hpp"
 #include "lnfold/layers/layer_base.hpp"
 
-namespace lnfold::detail {
+namespace lnfold {
 
 // Activation is the spec type; kernels::activation_forward / activation_backward know its math. Its scalar
 // `apply(x)` / `derivative(x)` stay as the plain definitions (references for the tests).
 template <class Activation>
-struct elementwise : layer_defaults, width_preserving {
+struct elementwise_layer : layer_defaults, width_preserving {
     static constexpr fold_role role = fold_role::breaker;
     static constexpr decode_support decoding = decode_support::row_wise;
 
@@ -35,4 +35,4 @@ struct elementwise : layer_defaults, width_preserving {
     }
 };
 
-}  // namespace lnfold::detail
+}  // namespace lnfold

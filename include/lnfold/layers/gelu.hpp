@@ -7,7 +7,7 @@
 
 namespace lnfold {
 
-struct GELU : detail::elementwise<GELU> {
+struct GELU : elementwise_layer<GELU> {
     static constexpr std::string_view kind_name = "GELU";
     static std::string type_name() { return "GELU"; }
     template <class T>

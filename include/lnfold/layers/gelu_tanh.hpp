@@ -7,7 +7,7 @@
 
 namespace lnfold {
 
-struct GELUTanh : detail::elementwise<GELUTanh> {
+struct GELUTanh : elementwise_layer<GELUTanh> {
     static constexpr std::string_view kind_name = "GELUTanh";
     static std::string type_name() { return "GELUTanh"; }
     template <class T>

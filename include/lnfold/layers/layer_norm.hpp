@@ -37,7 +37,7 @@ struct LayerNorm : layer_defaults {
 
     // x, y: (rows, Dim); scratch: mean (rows), then rstd (rows). With c.residual, x = a + b is written first, in the
     // same pass (kernels::add_layer_norm_rows; bit-identical to adding, then kernels::layer_norm_rows). The
-    // kernels' gamma-and-beta variant is called directly (the parameters exist, eps is validated by the Model).
+    // kernels' entries for layers skip the argument checks (the parameters exist, eps is validated by the Model).
     template <class T>
     static void forward(const layer_call<T>& c) {
         const std::size_t rows = c.in.row_count();
@@ -46,12 +46,11 @@ struct LayerNorm : layer_defaults {
         const T* beta = c.params + param_offset<LayerNorm>(1);
         T* mean = c.scratch;
         T* rstd = c.scratch + rows;
-        using A = kernels::arch_for_t<T, kernels::default_arch>;
         if (c.residual)
-            kernels::detail::add_layer_norm_rows_with<A, true, true>(c.residual->a, c.residual->b, rows, Dim, gamma,
-                                                                     beta, eps, c.residual->sum, c.y, mean, rstd);
+            kernels::add_layer_norm_rows_unchecked(c.residual->a, c.residual->b, rows, Dim, gamma, beta, eps,
+                                                   c.residual->sum, c.y, mean, rstd);
         else
-            kernels::detail::layer_norm_rows_with<A, true, true>(c.x, rows, Dim, gamma, beta, eps, c.y, mean, rstd);
+            kernels::layer_norm_rows_unchecked(c.x, rows, Dim, gamma, beta, eps, c.y, mean, rstd);
     }
 
     // With xhat = (x - mean) rstd and g = gamma ⊙ dy:

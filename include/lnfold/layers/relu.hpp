@@ -6,7 +6,7 @@
 
 namespace lnfold {
 
-struct ReLU : detail::elementwise<ReLU> {
+struct ReLU : elementwise_layer<ReLU> {
     static constexpr std::string_view kind_name = "ReLU";
     static std::string type_name() { return "ReLU"; }
     template <class T>

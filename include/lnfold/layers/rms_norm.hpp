@@ -40,20 +40,19 @@ struct RMSNorm : layer_defaults {
     static constexpr bool fuses_residual_add = true;
 
     // x, y: (rows, Dim); scratch: 1/rms (rows). With c.residual, x = a + b is written first, in the same pass
-    // (kernels::add_rms_norm_rows; bit-identical to adding, then kernels::rms_norm_rows). The kernels' variant
-    // with gamma (and beta when Bias) is called directly, as in LayerNorm.
+    // (kernels::add_rms_norm_rows; bit-identical to adding, then kernels::rms_norm_rows), through the
+    // kernels' entries for layers (with gamma, and beta when Bias; no argument checks, as in LayerNorm).
     template <class T>
     static void forward(const layer_call<T>& c) {
         const std::size_t rows = c.in.row_count();
         const T eps = static_cast<T>(c.settings.eps);
         const T* gamma = c.params;
         const T* beta = Bias ? c.params + param_offset<RMSNorm>(1) : nullptr;
-        using A = kernels::arch_for_t<T, kernels::default_arch>;
         if (c.residual)
-            kernels::detail::add_rms_norm_rows_with<A, true, Bias>(c.residual->a, c.residual->b, rows, Dim, gamma, beta,
-                                                                   eps, c.residual->sum, c.y, c.scratch);
+            kernels::add_rms_norm_rows_unchecked<Bias>(c.residual->a, c.residual->b, rows, Dim, gamma, beta, eps,
+                                                       c.residual->sum, c.y, c.scratch);
         else
-            kernels::detail::rms_norm_rows_with<A, true, Bias>(c.x, rows, Dim, gamma, beta, eps, c.y, c.scratch);
+            kernels::rms_norm_rows_unchecked<Bias>(c.x, rows, Dim, gamma, beta, eps, c.y, c.scratch);
     }
 
     // With xhat = x rrms and g = gamma ⊙ dy:  dx = rrms (g - xhat mean(g ⊙ xhat));

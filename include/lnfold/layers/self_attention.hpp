@@ -7,15 +7,14 @@
 // Parameters: qkv.weight (3*Dim, Dim), qkv.bias (3*Dim), proj.weight (Dim, Dim), proj.bias (Dim).
 #include <algorithm>
 #include <array>
-#include <cmath>
 #include <cstddef>
 #include <string>
 
 #include "lnfold/core/checked_size.hpp"
 #include "lnfold/core/matrix.hpp"
 #include "lnfold/core/parallel.hpp"
+#include "lnfold/kernels/attention.hpp"
 #include "lnfold/kernels/gemm.hpp"
-#include "lnfold/kernels/softmax.hpp"
 #include "lnfold/layers/layer_base.hpp"
 
 namespace lnfold {
@@ -54,31 +53,8 @@ struct SelfAttention : layer_defaults {
         return checked_add(projections, "values", scores, "scores", at);
     }
 
-    // Query rows per score block: with a causal mask, block [i0, i1) needs the keys [0, i1) only, so blocks of 64
-    // rows skip the upper triangle but for their diagonal squares (about half the work at long contexts); without a
-    // mask one block of every row makes the fewest, largest products.
-    static constexpr std::size_t query_block(std::size_t tokens) {
-        return Causal ? std::min<std::size_t>(tokens, 64) : tokens;
-    }
-
-    // One block of n query rows of one (sample or sequence, head) against its keys [0, keys), on the calling thread:
-    //   S = Q Kᵀ (into the rows of P, stride ldp);  row r: S_r / sqrt(hd), softmax over its valid entries (all keys,
-    //   or with the causal mask the first first_valid + r), zeros after them up to `width`;  ctx = P V (stride Dim).
-    // Forward and decode run the same operations, so decoding equals the forward up to the products' rounding.
-    template <class T>
-    static void attend_block(std::size_t n, std::size_t keys, std::size_t first_valid, std::size_t width, const T* q,
-                             std::size_t ldq, const T* k, std::size_t ldk, const T* v, std::size_t ldv, T* p,
-                             std::size_t ldp, T* ctx) {
-        const T scale = T(1) / std::sqrt(T(head_dim));
-        kernels::product_nt(n, keys, head_dim, q, ldq, k, ldk, p, ldp);
-        for (std::size_t r = 0; r < n; ++r) {
-            T* row = p + r * ldp;
-            const std::size_t valid = Causal ? first_valid + r : keys;
-            for (std::size_t j = 0; j < valid; ++j) row[j] *= scale;
-            kernels::softmax_row(row, valid, width);
-        }
-        kernels::product_nn(n, head_dim, keys, static_cast<const T*>(p), ldp, v, ldv, ctx, Dim);
-    }
+    // Query rows per score block (kernels/attention.hpp): 64 with a causal mask, else every token.
+    static constexpr std::size_t query_block(std::size_t tokens) { return kernels::attention_query_block(tokens, Causal); }
 
     template <class T>
     static void forward(const layer_call<T>& c) {
@@ -92,8 +68,7 @@ struct SelfAttention : layer_defaults {
 
         kernels::matmul_nt(rows, 3 * Dim, Dim, c.x, Dim, c.params, Dim, qkv, 3 * Dim, b_qkv);
 
-        // Per (sample, head) pair and block of query rows [i0, i1), keys [0, j1) (j1 = i1 when causal, else all):
-        //   S = Q Kᵀ (into P's rows), P = softmax(S / sqrt(hd)) row by row, ctx = P V.
+        // Per (sample, head) pair: P = softmax(Q Kᵀ / sqrt(hd)), ctx = P V (kernels::attention_head_unchecked).
         // The products have sizes fixed by `tokens`, so pairs split freely over threads.
         [[maybe_unused]] const kernels::blas_single_thread hold;  // the products below run inside lnfold's threads
         parallel_for_rows(c.in.batch * Heads, tokens * tokens * head_dim * 2, [&](std::size_t begin, std::size_t end) {
@@ -102,13 +77,9 @@ struct SelfAttention : layer_defaults {
                 const T* q = qkv + b * tokens * 3 * Dim + h * head_dim;
                 const T* k = q + Dim;
                 const T* v = q + 2 * Dim;
-                T* p = probs + pair * tokens * tokens;
-                T* out = ctx + b * tokens * Dim + h * head_dim;
-                for (std::size_t i0 = 0; i0 < tokens; i0 += query_block(tokens)) {
-                    const std::size_t i1 = std::min(tokens, i0 + query_block(tokens)), keys = Causal ? i1 : tokens;
-                    attend_block(i1 - i0, keys, i0 + 1, tokens, q + i0 * 3 * Dim, 3 * Dim, k, 3 * Dim, v, 3 * Dim,
-                                 p + i0 * tokens, tokens, out + i0 * Dim);
-                }
+                kernels::attention_head_unchecked(tokens, head_dim, Causal, q, 3 * Dim, k, 3 * Dim, v, 3 * Dim,
+                                                  probs + pair * tokens * tokens, ctx + b * tokens * Dim + h * head_dim,
+                                                  Dim);
             }
         });
 
@@ -169,8 +140,9 @@ struct SelfAttention : layer_defaults {
                 T* out = ctx + seg.first_row * Dim + h * head_dim;
                 for (std::size_t i0 = 0; i0 < seg.rows; i0 += block) {
                     const std::size_t i1 = std::min(seg.rows, i0 + block), keys = seg.past + i1;
-                    attend_block(i1 - i0, keys, seg.past + i0 + 1, keys, q + i0 * 3 * Dim, 3 * Dim, k, Dim, v, Dim, p,
-                                 d.capacity, out + i0 * Dim);
+                    kernels::attention_rows_unchecked(i1 - i0, keys, seg.past + i0 + 1, keys, head_dim, true,
+                                                      q + i0 * 3 * Dim, 3 * Dim, k, Dim, v, Dim, p, d.capacity,
+                                                      out + i0 * Dim, Dim);
                 }
             }
         });
@@ -180,9 +152,7 @@ struct SelfAttention : layer_defaults {
 
     // Backward, from the saved qkv, ctx and P:
     //   dWproj += dYᵀ ctx;  dbproj += Σ dY;  dctx = dY Wproj
-    //   per (b, h) and block of query rows [i0, i1), keys [0, j1) as in forward:
-    //       dP = dctx_i Vᵀ;  dS = P ⊙ (dP - rowsum(dP ⊙ P)) / sqrt(hd)   (masked entries have P = 0: dS = 0)
-    //       dV += Pᵀ dctx_i;  dQ_i = dS K;  dK += dSᵀ Q_i                 (dV, dK summed over the blocks in order)
+    //   per (b, h): dQ, dK, dV from P and dctx (kernels::attention_head_backward_unchecked)
     //   dWqkv += dqkvᵀ x;  dbqkv += Σ dqkv;  dx = dqkv Wqkv
     // Work: dctx (rows x Dim) | dqkv (rows x 3*Dim) | dP (query_block rows x tokens per (sample, head) pair, so that
     // pairs run on threads independently).
@@ -209,40 +179,18 @@ struct SelfAttention : layer_defaults {
         map_matrix(c.dparams + param_offset<SelfAttention>(3), 1, Dim) += dy.colwise().sum();
         kernels::matmul_nn(rows, Dim, Dim, c.dy, Dim, c.params + param_offset<SelfAttention>(2), Dim, dctx, Dim);
 
-        const T scale = T(1) / std::sqrt(T(head_dim));
         [[maybe_unused]] const kernels::blas_single_thread hold;  // the products below run inside lnfold's threads
         parallel_for_rows(c.in.batch * Heads, tokens * tokens * head_dim * 4, [&](std::size_t begin, std::size_t end) {
             for (std::size_t pair = begin; pair < end; ++pair) {
                 const std::size_t b = pair / Heads, h = pair % Heads;
                 const std::size_t offset = b * tokens * 3 * Dim + h * head_dim;
                 const T* q = qkv + offset;
-                const T* k = q + Dim;
-                const T* v = q + 2 * Dim;
                 T* dq = dqkv + offset;
-                T* dk = dq + Dim;
-                T* dv = dq + 2 * Dim;
-                const T* p = probs + pair * tokens * tokens;
-                const T* dc = dctx + b * tokens * Dim + h * head_dim;
-                T* ds = dp_buffers + pair * block_rows * tokens;
-                for (std::size_t i = 0; i < tokens; ++i) {  // dK and dV are sums over the query blocks
-                    std::fill_n(dk + i * 3 * Dim, head_dim, T(0));
-                    std::fill_n(dv + i * 3 * Dim, head_dim, T(0));
-                }
-                for (std::size_t i0 = 0; i0 < tokens; i0 += block_rows) {
-                    const std::size_t i1 = std::min(tokens, i0 + block_rows), keys = Causal ? i1 : tokens, n = i1 - i0;
-                    const T* p_block = p + i0 * tokens;
-                    kernels::product_tn_add(keys, head_dim, n, p_block, tokens, dc + i0 * Dim, Dim, dv, 3 * Dim);
-                    kernels::product_nt(n, keys, head_dim, dc + i0 * Dim, Dim, v, 3 * Dim, ds, tokens);  // dP
-                    for (std::size_t r = 0; r < n; ++r) {
-                        const T* p_row = p_block + r * tokens;
-                        T* ds_row = ds + r * tokens;
-                        T dot = 0;
-                        for (std::size_t j = 0; j < keys; ++j) dot += ds_row[j] * p_row[j];
-                        for (std::size_t j = 0; j < keys; ++j) ds_row[j] = p_row[j] * (ds_row[j] - dot) * scale;
-                    }
-                    kernels::product_nn(n, head_dim, keys, static_cast<const T*>(ds), tokens, k, 3 * Dim, dq + i0 * 3 * Dim, 3 * Dim);
-                    kernels::product_tn_add(keys, head_dim, n, static_cast<const T*>(ds), tokens, q + i0 * 3 * Dim, 3 * Dim, dk, 3 * Dim);
-                }
+                kernels::attention_head_backward_unchecked(tokens, head_dim, Causal, q, 3 * Dim, q + Dim, 3 * Dim,
+                                                           q + 2 * Dim, 3 * Dim, probs + pair * tokens * tokens,
+                                                           dctx + b * tokens * Dim + h * head_dim, Dim,
+                                                           dp_buffers + pair * block_rows * tokens, dq, dq + Dim,
+                                                           dq + 2 * Dim);
             }
         });
 

@@ -7,7 +7,7 @@
 
 namespace lnfold {
 
-struct SiLU : detail::elementwise<SiLU> {
+struct SiLU : elementwise_layer<SiLU> {
     static constexpr std::string_view kind_name = "SiLU";
     static std::string type_name() { return "SiLU"; }
     template <class T>
