@@ -262,6 +262,216 @@ void transpose_into(const safetensors_file& file, const tensor_info& t, std::siz
     }
 }
 
+// One io::load, in named steps; nothing is written before every problem is known:
+//   load_plan(file, options)  index the file's names (without the prefix); names two tensors share are problems;
+//   match(parameter)          for each model parameter: the file tensors it reads (a fused tensor may have parts),
+//                             their shapes, dtypes and values checked; a read step per part, or a problem;
+//   check_copies()            tied copies (load_options::copies) hold the values of the tensor they copy;
+//   check_unread()            tensors nothing read: ignored, or problems under load_options::strict;
+//   problems_message()        every problem in one message, when there is any;
+//   write()                   the read steps, into the parameters.
+template <class T>
+class load_plan {
+public:
+    load_result result;
+
+    load_plan(const safetensors_file& file, const load_options& options)
+        : file_(file), options_(options), tensors_(file.tensors()), used_(tensors_.size(), 0),
+          prefix_note_(options.prefix.empty() ? "" : ", with or without the prefix " + detail::quoted(options.prefix)) {
+        // (name without the prefix, position in tensors), sorted: a lookup is a binary search that finds a name's
+        // first tensor, and a name that two tensors share (with and without the prefix) sits next to its first;
+        // n log n whatever the file's names are (a hash map could be driven quadratic by colliding names).
+        index_.reserve(tensors_.size());
+        for (std::size_t i = 0; i < tensors_.size(); ++i) {
+            index_.emplace_back(key_of(i), i);
+            result.prefixed += index_.back().first.size() != tensors_[i].name.size();
+        }
+        std::sort(index_.begin(), index_.end());
+        for (std::size_t j = 1, first = 0; j < index_.size(); ++j) {
+            if (index_[j].first != index_[first].first) {
+                first = j;
+                continue;
+            }
+            problems_.push_back("ambiguous " + detail::quoted(index_[j].first) + ": the file has both " +
+                                detail::quoted(tensors_[index_[first].second].name) + " and " +
+                                detail::quoted(tensors_[index_[j].second].name) + " (load_options::prefix is " +
+                                detail::quoted(options_.prefix) + ")");
+            used_[index_[j].second] = 1;
+        }
+    }
+
+    void match(parameter_ref<T> p) {
+        const std::string path(p.path);
+        const parameter_storage s = storage_of(options_, p.path, p.spec);
+        read_from_[p.path] = -2;
+        if (!s.problem.empty()) {
+            problems_.push_back(s.problem);
+            return;
+        }
+        if (s.parts.empty()) {
+            result.kept.push_back(path);
+            read_from_[p.path] = -1;
+            return;
+        }
+        std::vector<const tensor_info*> found(s.parts.size(), nullptr);
+        std::size_t present = 0;
+        for (std::size_t k = 0; k < s.parts.size(); ++k)
+            if (const std::size_t* at = lookup(s.parts[k].name)) {
+                found[k] = &tensors_[*at];
+                used_[*at] = 1;
+                ++present;
+            }
+        if (present == 0 && options_.allow_missing) {
+            result.kept.push_back(path);
+            read_from_[p.path] = -1;
+            return;
+        }
+        bool ok = true;
+        for (std::size_t k = 0; k < s.parts.size(); ++k) ok = check_part(path, s, k, found[k]) && ok;
+        if (!ok) return;
+        const std::size_t part_size = p.values.size() / s.parts.size();
+        for (std::size_t k = 0; k < s.parts.size(); ++k)
+            steps_.push_back({p.values.subspan(k * part_size, part_size), found[k], s.transposed ? p.spec.shape[0] : 0,
+                              s.transposed ? p.spec.shape[1] : 0, s.transposed});
+        read_from_[p.path] = s.parts.size() == 1 ? found[0] - tensors_.data() : -1;
+        result.loaded.push_back(path);
+    }
+
+    void check_copies() {
+        for (std::size_t i = 0; i < tensors_.size(); ++i) {
+            if (used_[i]) continue;
+            const auto copy = options_.copies.find(key_of(i));
+            if (copy == options_.copies.end()) continue;
+            used_[i] = 1;
+            const auto source = read_from_.find(copy->second);
+            const std::string what = "copy " + detail::quoted(tensors_[i].name) + " of " + detail::quoted(copy->second);
+            if (source == read_from_.end()) {
+                problems_.push_back(what + ": the model has no parameter " + detail::quoted(copy->second));
+                continue;
+            }
+            if (source->second == -2) continue;  // that parameter's own problem is reported
+            if (source->second == -1) {
+                problems_.push_back(what + ": cannot check it, " + detail::quoted(copy->second) +
+                                    " is not read from one file tensor");
+                continue;
+            }
+            const tensor_info& original = tensors_[static_cast<std::size_t>(source->second)];
+            if (tensors_[i].shape != original.shape) {
+                problems_.push_back(what + ": expected the shape of " + detail::quoted(original.name) + " " +
+                                    shape_string(original.shape) + ", the file has " + shape_string(tensors_[i].shape));
+                continue;
+            }
+            if (!is_readable_float(tensors_[i].type)) {
+                problems_.push_back(what + ": unreadable dtype, the file has " + tensors_[i].describe());
+                continue;
+            }
+            if (const std::string diff = first_difference<T>(file_, tensors_[i], original); !diff.empty())
+                problems_.push_back(what + " differs from " + detail::quoted(original.name) + ": " + diff +
+                                    " (a tied copy must hold the same values)");
+            else
+                result.copies.push_back(tensors_[i].name);
+        }
+    }
+
+    void check_unread() {
+        for (std::size_t i = 0; i < tensors_.size(); ++i) {
+            if (used_[i]) continue;
+            if (options_.ignore && options_.ignore(key_of(i)))
+                result.ignored.push_back(tensors_[i].name);
+            else if (options_.strict)
+                problems_.push_back("unexpected " + detail::quoted(tensors_[i].name) + ": " + tensors_[i].describe() +
+                                    " is in the file but no parameter reads it (load_options::strict = false ignores it)");
+            else
+                result.ignored.push_back(tensors_[i].name);
+        }
+    }
+
+    bool has_problems() const { return !problems_.empty(); }
+    std::string problems_message(std::size_t parameter_tensors) const {
+        std::string message = "lnfold: cannot load safetensors file " + detail::quoted(file_.source()) + " into a model with " +
+                              std::to_string(parameter_tensors) + " parameter tensors: " +
+                              std::to_string(problems_.size()) + (problems_.size() == 1 ? " problem" : " problems");
+        constexpr std::size_t max_listed = 200;
+        for (std::size_t i = 0; i < problems_.size() && i < max_listed; ++i) message += "\n  - " + problems_[i];
+        if (problems_.size() > max_listed)
+            message += "\n  - ... and " + std::to_string(problems_.size() - max_listed) + " more";
+        return message;
+    }
+
+    void write() const {
+        for (const step& s : steps_) {
+            if (s.transposed) transpose_into<T>(file_, *s.src, s.rows, s.cols, s.dst);  // (cols, rows) in the file
+            else file_.read_into<T>(*s.src, s.dst);
+        }
+    }
+
+private:
+    struct step {
+        std::span<T> dst;
+        const tensor_info* src;
+        std::size_t rows, cols;  // the model's (rows, cols) for a transposed 2-D tensor
+        bool transposed;
+    };
+
+    // A file tensor's name without the prefix.
+    std::string_view key_of(std::size_t i) const {
+        std::string_view key = tensors_[i].name;
+        if (!options_.prefix.empty() && key.starts_with(options_.prefix)) key.remove_prefix(options_.prefix.size());
+        return key;
+    }
+    const std::size_t* lookup(std::string_view name) const {
+        const auto at = std::lower_bound(index_.begin(), index_.end(), name,
+                                         [](const auto& entry, std::string_view n) { return entry.first < n; });
+        return at != index_.end() && at->first == name ? &at->second : nullptr;
+    }
+    // Part k of a parameter's storage, found as t (null: missing): its shape, dtype and values; false on a problem.
+    bool check_part(const std::string& path, const parameter_storage& s, std::size_t k, const tensor_info* t) {
+        const std::string& name = s.parts[k].name;
+        if (t == nullptr) {
+            std::string hint;
+            for (const auto& other : tensors_)
+                if (other.name.size() > name.size() && other.name.ends_with("." + name)) {
+                    hint = "; the file has " + detail::quoted(other.name) + " (map names with load_options::prefix or rename)";
+                    break;
+                }
+            problems_.push_back("missing " + detail::quoted(path) + file_name_note(path, s, k, name) + prefix_note_ +
+                                ": expected shape " + shape_string(s.parts[k].shape) + hint);
+            return false;
+        }
+        const std::string called = file_name_note(path, s, k, t->name);
+        if (t->shape != s.parts[k].shape) {
+            problems_.push_back("shape mismatch " + detail::quoted(path) + called + (s.transposed ? ", transposed" : "") +
+                                ": expected " + shape_string(s.parts[k].shape) + ", the file has " +
+                                shape_string(t->shape));
+            return false;
+        }
+        if (!is_readable_float(t->type)) {
+            problems_.push_back("unreadable dtype " + detail::quoted(path) + called + ": the file has " + t->describe() +
+                                "; lnfold reads F32, F64, F16 and BF16");
+            return false;
+        }
+        if (!options_.allow_non_finite) {
+            if (const std::string bad = first_non_finite<T>(file_, *t); !bad.empty()) {
+                problems_.push_back("non-finite values in " + detail::quoted(path) + called + ": " + bad +
+                                    " (load_options::allow_non_finite = true loads them)");
+                return false;
+            }
+        }
+        return true;
+    }
+
+    const safetensors_file& file_;
+    const load_options& options_;
+    const std::vector<tensor_info>& tensors_;
+    std::vector<char> used_;
+    std::string prefix_note_;
+    std::vector<std::pair<std::string_view, std::size_t>> index_;
+    std::vector<step> steps_;
+    std::vector<std::string> problems_;
+    // Model path -> the one file tensor it was read from; -1: kept or read from several; -2: it has a problem.
+    std::unordered_map<std::string_view, std::ptrdiff_t> read_from_;
+};
+
 // io::load, its failures raised or (report not null) recorded in *report, with nothing loaded.
 template <class Net, class T>
 load_result load_from(Model<Net, T>& model, const safetensors_file& file, const load_options& options,
@@ -271,181 +481,16 @@ load_result load_from(Model<Net, T>& model, const safetensors_file& file, const 
                                               "which the Model never writes; load into a Model of its own");
         return {};
     }
-    struct step {
-        std::span<T> dst;
-        const tensor_info* src;
-        std::size_t rows, cols;  // the model's (rows, cols) for a transposed 2-D tensor
-        bool transposed;
-    };
-    std::vector<step> steps;
-    std::vector<std::string> problems;
-    const auto& tensors = file.tensors();
-    std::vector<char> used(tensors.size(), 0);
-    load_result result;
-    // A file tensor's name without the prefix.
-    const auto key_of = [&](std::size_t i) {
-        std::string_view key = tensors[i].name;
-        if (!options.prefix.empty() && key.starts_with(options.prefix)) key.remove_prefix(options.prefix.size());
-        return key;
-    };
-    // (name without the prefix, position in tensors), sorted: a lookup is a binary search that finds a name's first
-    // tensor, and a name that two tensors share (with and without the prefix) sits next to its first; n log n
-    // whatever the file's names are (a hash map could be driven quadratic by colliding names).
-    std::vector<std::pair<std::string_view, std::size_t>> index;
-    index.reserve(tensors.size());
-    for (std::size_t i = 0; i < tensors.size(); ++i) {
-        index.emplace_back(key_of(i), i);
-        result.prefixed += index.back().first.size() != tensors[i].name.size();
-    }
-    std::sort(index.begin(), index.end());
-    for (std::size_t j = 1, first = 0; j < index.size(); ++j) {
-        if (index[j].first != index[first].first) {
-            first = j;
-            continue;
-        }
-        problems.push_back("ambiguous " + detail::quoted(index[j].first) + ": the file has both " +
-                           detail::quoted(tensors[index[first].second].name) + " and " +
-                           detail::quoted(tensors[index[j].second].name) + " (load_options::prefix is " +
-                           detail::quoted(options.prefix) + ")");
-        used[index[j].second] = 1;
-    }
-    const auto lookup = [&](std::string_view name) -> const std::size_t* {
-        const auto at = std::lower_bound(index.begin(), index.end(), name,
-                                         [](const auto& entry, std::string_view n) { return entry.first < n; });
-        return at != index.end() && at->first == name ? &at->second : nullptr;
-    };
-    const std::string prefix_note =
-        options.prefix.empty() ? "" : ", with or without the prefix " + detail::quoted(options.prefix);
-    // Model path -> the one file tensor it was read from; -1: kept or read from several; -2: it has a problem.
-    std::unordered_map<std::string_view, std::ptrdiff_t> read_from;
-
-    model.visit_parameters([&](parameter_ref<T> p) {
-        const std::string path(p.path);
-        const detail::parameter_storage s = detail::storage_of(options, p.path, p.spec);
-        read_from[p.path] = -2;
-        if (!s.problem.empty()) {
-            problems.push_back(s.problem);
-            return;
-        }
-        if (s.parts.empty()) {
-            result.kept.push_back(path);
-            read_from[p.path] = -1;
-            return;
-        }
-        std::vector<const tensor_info*> found(s.parts.size(), nullptr);
-        std::size_t present = 0;
-        for (std::size_t k = 0; k < s.parts.size(); ++k)
-            if (const std::size_t* at = lookup(s.parts[k].name)) {
-                found[k] = &tensors[*at];
-                used[*at] = 1;
-                ++present;
-            }
-        if (present == 0 && options.allow_missing) {
-            result.kept.push_back(path);
-            read_from[p.path] = -1;
-            return;
-        }
-        bool ok = true;
-        for (std::size_t k = 0; k < s.parts.size(); ++k) {
-            const std::string& name = s.parts[k].name;
-            const tensor_info* t = found[k];
-            if (t == nullptr) {
-                std::string hint;
-                for (const auto& other : tensors)
-                    if (other.name.size() > name.size() && other.name.ends_with("." + name)) {
-                        hint = "; the file has " + detail::quoted(other.name) +
-                               " (map names with load_options::prefix or rename)";
-                        break;
-                    }
-                problems.push_back("missing " + detail::quoted(path) + detail::file_name_note(path, s, k, name) +
-                                   prefix_note + ": expected shape " + shape_string(s.parts[k].shape) + hint);
-                ok = false;
-                continue;
-            }
-            const std::string called = detail::file_name_note(path, s, k, t->name);
-            if (t->shape != s.parts[k].shape) {
-                problems.push_back("shape mismatch " + detail::quoted(path) + called + (s.transposed ? ", transposed" : "") +
-                                   ": expected " + shape_string(s.parts[k].shape) + ", the file has " +
-                                   shape_string(t->shape));
-                ok = false;
-            } else if (!is_readable_float(t->type)) {
-                problems.push_back("unreadable dtype " + detail::quoted(path) + called + ": the file has " +
-                                   t->describe() + "; lnfold reads F32, F64, F16 and BF16");
-                ok = false;
-            } else if (!options.allow_non_finite) {
-                if (const std::string bad = detail::first_non_finite<T>(file, *t); !bad.empty()) {
-                    problems.push_back("non-finite values in " + detail::quoted(path) + called + ": " + bad +
-                                       " (load_options::allow_non_finite = true loads them)");
-                    ok = false;
-                }
-            }
-        }
-        if (!ok) return;
-        const std::size_t part_size = p.values.size() / s.parts.size();
-        for (std::size_t k = 0; k < s.parts.size(); ++k)
-            steps.push_back({p.values.subspan(k * part_size, part_size), found[k], s.transposed ? p.spec.shape[0] : 0,
-                             s.transposed ? p.spec.shape[1] : 0, s.transposed});
-        read_from[p.path] = s.parts.size() == 1 ? found[0] - tensors.data() : -1;
-        result.loaded.push_back(path);
-    });
-    for (std::size_t i = 0; i < tensors.size(); ++i) {
-        if (used[i]) continue;
-        const auto copy = options.copies.find(key_of(i));
-        if (copy == options.copies.end()) continue;
-        used[i] = 1;
-        const auto source = read_from.find(copy->second);
-        const std::string what = "copy " + detail::quoted(tensors[i].name) + " of " + detail::quoted(copy->second);
-        if (source == read_from.end()) {
-            problems.push_back(what + ": the model has no parameter " + detail::quoted(copy->second));
-            continue;
-        }
-        if (source->second == -2) continue;  // that parameter's own problem is reported
-        if (source->second == -1) {
-            problems.push_back(what + ": cannot check it, " + detail::quoted(copy->second) +
-                               " is not read from one file tensor");
-            continue;
-        }
-        const tensor_info& original = tensors[static_cast<std::size_t>(source->second)];
-        if (tensors[i].shape != original.shape) {
-            problems.push_back(what + ": expected the shape of " + detail::quoted(original.name) + " " +
-                               shape_string(original.shape) + ", the file has " + shape_string(tensors[i].shape));
-            continue;
-        }
-        if (!is_readable_float(tensors[i].type)) {
-            problems.push_back(what + ": unreadable dtype, the file has " + tensors[i].describe());
-            continue;
-        }
-        if (const std::string diff = detail::first_difference<T>(file, tensors[i], original); !diff.empty())
-            problems.push_back(what + " differs from " + detail::quoted(original.name) + ": " + diff +
-                               " (a tied copy must hold the same values)");
-        else
-            result.copies.push_back(tensors[i].name);
-    }
-    for (std::size_t i = 0; i < tensors.size(); ++i) {
-        if (used[i]) continue;
-        if (options.ignore && options.ignore(key_of(i)))
-            result.ignored.push_back(tensors[i].name);
-        else if (options.strict)
-            problems.push_back("unexpected " + detail::quoted(tensors[i].name) + ": " + tensors[i].describe() +
-                               " is in the file but no parameter reads it (load_options::strict = false ignores it)");
-        else
-            result.ignored.push_back(tensors[i].name);
-    }
-    if (!problems.empty()) {
-        std::string message = "lnfold: cannot load safetensors file " + detail::quoted(file.source()) + " into a model with " +
-                              std::to_string(Model<Net, T>::tensor_count) + " parameter tensors: " +
-                              std::to_string(problems.size()) + (problems.size() == 1 ? " problem" : " problems");
-        constexpr std::size_t max_listed = 200;
-        for (std::size_t i = 0; i < problems.size() && i < max_listed; ++i) message += "\n  - " + problems[i];
-        if (problems.size() > max_listed) message += "\n  - ... and " + std::to_string(problems.size() - max_listed) + " more";
-        raise_or_report<io_error>(report, std::move(message));
+    load_plan<T> plan(file, options);
+    model.visit_parameters([&](parameter_ref<T> p) { plan.match(p); });
+    plan.check_copies();
+    plan.check_unread();
+    if (plan.has_problems()) {
+        raise_or_report<io_error>(report, plan.problems_message(Model<Net, T>::tensor_count));
         return {};
     }
-    for (const step& s : steps) {
-        if (s.transposed) detail::transpose_into<T>(file, *s.src, s.rows, s.cols, s.dst);  // (cols, rows) in the file
-        else file.read_into<T>(*s.src, s.dst);
-    }
-    return result;
+    plan.write();
+    return std::move(plan.result);
 }
 }  // namespace detail
 
