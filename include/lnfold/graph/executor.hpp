@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "lnfold/core/aligned_buffer.hpp"
@@ -397,6 +398,29 @@ template <class L, class T>
 activation<T> run_node(executor<T>& ex, std::size_t node, std::size_t param_base, activation<T> in) {
     if constexpr (is_combinator_v<L>) return L::run(ex, node, param_base, in);
     else return run_leaf<L>(ex, node, param_base, in);
+}
+
+// The planning pass of network Net over input `in` (executor::planning): every check and buffer, nothing
+// computed; allocates says whether buffers are sized (false: their sizes are only added up in planned_elements).
+// The first failure comes back as a status.
+template <class Net, class T>
+status plan_network(executor<T>& ex, activation<T> in, bool allocates) {
+    ex.deferred_add = -1;
+    ex.planning = true;
+    ex.plan_allocates = allocates;
+    ex.plan_error = {};
+    ex.planned_elements = 0;
+    run_node<Net>(ex, 0, 0, in);
+    ex.planning = false;
+    ex.plan_allocates = true;
+    return std::exchange(ex.plan_error, status{});
+}
+
+// A forward of Net: the planning pass, then (when it succeeds) the computation; the last node's output.
+template <class Net, class T>
+result<activation<T>> plan_and_run(executor<T>& ex, activation<T> in) {
+    if (status s = plan_network<Net>(ex, in, true); !s) return s;
+    return run_node<Net>(ex, 0, 0, in);
 }
 
 template <class L>

@@ -351,17 +351,14 @@ public:
     // memory_report().activations becomes after the first forward of the layout. Token ids are not looked at (their
     // values do not change any size); width is the input's features per row, for networks that accept any width.
     result<std::size_t> activation_bytes(const Layout& layout, std::size_t width = input_width) {
-        exec_.plan_allocates = false;
-        const result<std::size_t> bytes = plan_only(layout, width);
-        exec_.plan_allocates = true;
-        return bytes;
+        return plan_only(layout, width, false);
     }
     // Runs every forward in `memory` (the caller's, 64-byte aligned, at least activation_bytes(layout, width)
     // bytes, alive as long as the Model uses it) instead of buffers of its own: the buffers of a forward of
     // `layout` are laid out in it now, and a later forward that needs more (a larger layout) fails with
     // allocation_error. Backward's buffers stay the Model's own. A copy of the Model owns copies of the buffers.
     status use_activation_memory(std::span<std::byte> memory, const Layout& layout, std::size_t width = input_width) {
-        const result<std::size_t> needed = activation_bytes(layout, width);
+        const result<std::size_t> needed = plan_only(layout, width, false);
         if (!needed) return needed.error();
         if (reinterpret_cast<std::uintptr_t>(memory.data()) % arena_alignment_bytes != 0)
             return status::of<config_error>("lnfold: Model::use_activation_memory: the memory must be aligned to " +
@@ -372,7 +369,7 @@ public:
                                                 " bytes (Model::activation_bytes), got " + std::to_string(memory.size()));
         exec_.carve = reinterpret_cast<T*>(memory.data());
         exec_.carve_left = memory.size() / sizeof(T);
-        const result<std::size_t> planned = plan_only(layout, width);
+        const result<std::size_t> planned = plan_only(layout, width, true);
         exec_.carve = nullptr;
         exec_.carve_left = 0;
         last_ = {};
@@ -422,20 +419,17 @@ public:
     const executor<T>& state() const { return exec_; }
 
 private:
-    // The planning pass alone (no token ids), its plan in bytes. The latest forward's token ids stay where backward
-    // reads them.
-    result<std::size_t> plan_only(const Layout& layout, std::size_t width) {
+    // The planning pass alone (no token ids), its plan in bytes; allocates: whether it sizes the buffers. The latest
+    // forward's token ids stay where backward reads them.
+    result<std::size_t> plan_only(const Layout& layout, std::size_t width, bool allocates) {
         if (moved_from()) return moved_from_error("Model::activation_bytes");
         std::size_t rows = 0;
         if (status s = check_layout(layout, rows); !s) return s;
-        exec_.planning = true;
-        exec_.plan_error = {};
-        exec_.planned_elements = 0;
         const std::int32_t* latest_tokens = std::exchange(exec_.tokens, nullptr);
-        run_node<Net>(exec_, 0, 0, activation<T>{nullptr, layout, reads_tokens ? 0 : width});
+        const status planned =
+            plan_network<Net>(exec_, activation<T>{nullptr, layout, reads_tokens ? 0 : width}, allocates);
         exec_.tokens = latest_tokens;
-        exec_.planning = false;
-        if (!exec_.plan_error.ok()) return std::exchange(exec_.plan_error, status{});
+        if (!planned) return planned;
         std::size_t bytes = 0;
         if (__builtin_mul_overflow(exec_.planned_elements, sizeof(T), &bytes))
             return status::of<shape_error>("lnfold: Model::activation_bytes: " + std::to_string(exec_.planned_elements) +
@@ -458,12 +452,16 @@ private:
     }
     // A moved-from Model (see the move constructor) has no per-node state.
     bool moved_from() const { return exec_.outputs.size() != node_count; }
-    static status moved_from_error(const char* who) {
-        return status::of<config_error>(std::string("lnfold: ") + who + ": this Model was moved from and holds no "
-                                        "parameters; assign a Model to it first");
+    // (Out of line: the message is built only on this cold path.)
+    [[gnu::cold, gnu::noinline]] static status moved_from_error(const char* who) {
+        std::string message = "lnfold: ";
+        message += who;
+        message += ": this Model was moved from and holds no parameters; assign a Model to it first";
+        return status::of<config_error>(std::move(message));
     }
+    [[gnu::cold, gnu::noinline]] static void raise_moved_from(const char* who) { moved_from_error(who).raise_if_error(); }
     void require_state(const char* who) const {
-        if (moved_from()) moved_from_error(who).raise_if_error();
+        if (moved_from()) [[unlikely]] raise_moved_from(who);
     }
     static std::size_t norm_node(std::string_view path) {
         for (std::size_t n = 0; n < node_count; ++n)
@@ -526,16 +524,9 @@ private:
     // Plans the forward (every check and buffer, executor::planning), then computes it.
     result<tensor_view<T>> run(activation<T> in) {
         if (moved_from()) return moved_from_error("Model::forward");
-        exec_.deferred_add = -1;
-        exec_.planning = true;
-        exec_.plan_allocates = true;
-        exec_.plan_error = {};
-        exec_.planned_elements = 0;
-        run_node<Net>(exec_, 0, 0, in);
-        exec_.planning = false;
-        if (!exec_.plan_error.ok()) return std::exchange(exec_.plan_error, status{});
-        const activation<T> out = run_node<Net>(exec_, 0, 0, in);
-        last_ = {out.data, out.layout, out.width};
+        const result<activation<T>> out = plan_and_run<Net>(exec_, in);
+        if (!out) return out.error();
+        last_ = {out->data, out->layout, out->width};
         last_input_ = in;
         return last_;
     }
