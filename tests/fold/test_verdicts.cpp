@@ -73,6 +73,10 @@ TEST_CASE("edge cases: network input, LayerScale, Centering, RMSNorm output, sha
     // A LayerNorm reading the network input directly: nothing to centre.
     STATIC_REQUIRE(!is_foldable_v<Seq<LayerNorm<4>, Linear<4, 2>>, 0>);
     CHECK(fold_report<Seq<LayerNorm<4>, Linear<4, 2>>>()[0].reason == fold_reason::network_input);
+    // a residual whose skip operand is the network input: the input reaches the LayerNorm uncentred
+    using InputSkip = Seq<Residual<Seq<Linear<4, 4>, GELU, Linear<4, 4>>>, LayerNorm<4>>;
+    STATIC_REQUIRE(foldable_count_v<InputSkip> == 0);
+    CHECK(fold_report<InputSkip>()[0].reason == fold_reason::network_input);
     // LayerScale right after a Linear folds into it; after an activation it is a per-channel breaker.
     STATIC_REQUIRE(is_foldable_v<Seq<Linear<4, 4>, LayerScale<4>, LayerNorm<4>>, 0>);
     STATIC_REQUIRE(!is_foldable_v<Seq<Linear<4, 4>, ReLU, LayerScale<4>, LayerNorm<4>>, 0>);

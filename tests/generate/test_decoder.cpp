@@ -85,6 +85,7 @@ TEMPLATE_TEST_CASE("decoding with the cache equals the full forward, token by to
             check_steps_match_forward<arch::GptTied<tie_fold::untie>, T>(seed, split);
             check_steps_match_forward<arch::Bloom, T>(seed, split);
             check_steps_match_forward<rms_t<arch::Gpt>, T>(seed, split);
+            check_steps_match_forward<cbwc_t<arch::Gpt>, T>(seed, split);  // CBWC<SelfAttention>, CBWC<PositionEmbedding>
         }
     }
 }

@@ -22,7 +22,7 @@ template <class Net, class T>
 std::size_t deferred_adds(const Model<Net, T>& m) {
     std::size_t count = 0;
     for (std::size_t n = 0; n < Model<Net, T>::node_count; ++n)
-        if (Model<Net, T>::graph.nodes[n].input2 != network_input && defers_residual_sum(m.state(), n))
+        if (Model<Net, T>::graph.nodes[n].residual_add && defers_residual_sum(m.state(), n))
             ++count;
     return count;
 }

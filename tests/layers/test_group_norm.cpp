@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -104,11 +105,23 @@ TEST_CASE("GroupNorm: one group over a single token is LayerNorm; a shift per (s
 TEST_CASE("GroupNorm: huge values stay finite, NaN stays in its group", "[layers][norm]") {
     Model<Named<"gn", GroupNorm<4, 2>>, float> model;
     randomise(model, 21);
-    std::vector<float> x = random_values<float>(2 * 3 * 4, 22, -1e30, 1e30);  // squares overflow float
+    std::vector<float> x = random_values<float>(2 * 3 * 4, 22, -1e30, 1e30);  // squares beyond float (not double)
     const auto y = model.forward(std::span<const float>(x), Layout::sequence(2, 3));
     const reference ref = group_norm_reference(widen(x), 2, 3, 4, 2, param(model, "gn.weight"), param(model, "gn.bias"),
                                                static_cast<real>(1e-5f));
     check_matches(y, ref, "GroupNorm on values up to 1e30");
+
+    // double sums overflow: the sum of 40 values near 1.3e307, and squares of values near ±1e200
+    Model<Named<"gn", GroupNorm<4, 2>>, double> wide;
+    randomise(wide, 23);
+    for (const auto [lo, hi] : {std::pair{0.9e307, 1.7e307}, std::pair{-1e200, 1e200}}) {
+        const std::vector<double> big = random_values<double>(20 * 4, 24, lo, hi);
+        const auto z = wide.forward(std::span<const double>(big), Layout::sequence(1, 20));
+        const reference wide_ref = group_norm_reference(widen(big), 1, 20, 4, 2, param(wide, "gn.weight"),
+                                                        param(wide, "gn.bias"), 1e-5L);
+        check_matches(z, wide_ref, "GroupNorm in double on values in [" + std::to_string(lo) + ", " +
+                                       std::to_string(hi) + "]");
+    }
 
     x[1] = std::numeric_limits<float>::quiet_NaN();  // sample 0, token 0, channel 1: group 0 of sample 0
     const auto z = model.forward(std::span<const float>(x), Layout::sequence(2, 3));

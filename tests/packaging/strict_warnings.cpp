@@ -62,13 +62,13 @@ using Vit = Seq<Named<"patch", Conv2d<3, D, Patch, Patch>>, Named<"cls", ClassTo
                 Named<"pos", PositionEmbedding<Tokens, D>>, Named<"blocks", Repeat<2, VitBlock>>,
                 Named<"norm", RMSNorm<D, true>>, TakeToken<0>, Named<"head", Linear<D, 5>>>;
 
-// ConvNeXt-style: depthwise conv, LayerNorm, mean over pixels; a GroupNorm in the stem; the head tied to nothing.
+// ConvNeXt-style: depthwise conv, LayerNorm, mean over pixels; a GroupNorm before the head; the head tied to nothing.
 using ConvBlock = Residual<Seq<Named<"dwconv", Conv2d<8, 8, 3, 1, 1, 8>>, Named<"norm", LayerNorm<8>>,
                                Named<"pw1", Linear<8, 16>>, GELU, Named<"pw2", Linear<16, 8>>,
                                Named<"gamma", LayerScale<8>>>>;
-using ConvNet = Seq<Named<"stem", Conv2d<3, 8, 2, 2>>, Named<"stem_gn", GroupNorm<8, 2>>, Named<"stem_norm", LayerNorm<8>>,
+using ConvNet = Seq<Named<"stem", Conv2d<3, 8, 2, 2>>, Named<"stem_norm", LayerNorm<8>>,
                     Named<"stages", Repeat<2, ConvBlock>>, MeanPool, Named<"head_norm", LayerNorm<8>>,
-                    Named<"head", Linear<8, 4>>>;
+                    Named<"head_gn", GroupNorm<8, 2>>, Named<"head", Linear<8, 4>>>;
 
 using Mlp = Seq<Named<"fc1", Linear<12, 16>>, Named<"ln1", LayerNorm<16>>, ReLU, Dropout<50>,
                 Named<"fc2", Linear<16, 16>>, Named<"ln2", LayerNorm<16>>, GELU, Named<"head", Linear<16, 3>>>;

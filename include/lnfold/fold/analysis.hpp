@@ -228,7 +228,7 @@ constexpr layernorm_verdict judge_layernorm(const G& g, std::size_t ln, std::arr
                 break;
             case fold_role::preserve:
                 stack[top++] = node.input;
-                if (node.input2 != network_input) stack[top++] = node.input2;  // a residual add
+                if (node.residual_add) stack[top++] = node.input2;
                 break;
             case fold_role::centering:
                 break;

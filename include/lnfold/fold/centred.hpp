@@ -43,6 +43,29 @@ struct CBWC : L {
                                  c.scratch + param_block_size<L>(), c.settings, c.path, c.tied});
     }
 
+    // Incremental decoding of a positional L (causal attention, a position table): the centred copy, then L's
+    // decode with its own decoding scratch after it, as in forward.
+    template <class T>
+    static std::size_t decode_scratch_size(const Layout& in, std::size_t width, std::string_view path,
+                                           const decode_call<T>& d)
+        requires(L::decoding == decode_support::positional)
+    {
+        return checked_add(param_block_size<L>(), "centred parameters", L::decode_scratch_size(in, width, path, d),
+                           "values", layer_context<CBWC>{path, "the decoding scratch space"});
+    }
+    template <class T>
+    static void decode(const layer_call<T>& c)
+        requires(L::decoding == decode_support::positional)
+    {
+        T* centred = c.scratch;
+        std::copy(c.params, c.params + param_block_size<L>(), centred);
+        centre_output<T>(centring_rule_of<L>(), L::params, centred);
+        layer_call<T> call{centred, c.x, c.in, c.in_width, c.y, c.out, c.out_width, c.tokens,
+                           c.scratch + param_block_size<L>(), c.settings, c.path, c.tied};
+        call.decode = c.decode;
+        L::decode(call);
+    }
+
     // W = P V with P the centring projection on the output axis (symmetric), so dL/dV = P dL/dW: L's backward
     // with the centred weights writes dL/dW into a zeroed block of the work space, which is centred and added.
     static std::size_t backward_scratch_size(const Layout& in, std::size_t width, std::string_view path) {

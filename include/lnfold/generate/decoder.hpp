@@ -16,8 +16,8 @@
 // a step allocates nothing afterwards.
 //
 // The decoder reads the Model's parameters where they are, and copies its settings (eps, fused add + norm) at
-// construction, inference mode: the Model must outlive it and keep its parameters in place; after changing them,
-// reset() (the cache holds keys and values computed with the old ones).
+// construction, inference mode: the Model must outlive it and keep its parameters in place (not be moved, or
+// move-assigned to); after changing them, reset() (the cache holds keys and values computed with the old ones).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

@@ -130,15 +130,19 @@ public:
     }
     // Moving takes the other Model's arenas and buffers without copying them (parameters() keeps its address). The
     // moved-from Model holds nothing: every call that needs its parameters, buffers or settings raises config_error
-    // until a Model is assigned to it.
+    // until a Model is assigned to it. Move assignment frees what the target held: decoders made from the target
+    // and views of its parameters or outputs are invalid afterwards (copy assignment of a Model of the same type
+    // keeps the target's storage and only overwrites it).
     Model(Model&& other) noexcept
         : params_(std::move(other.params_)), grads_(std::move(other.grads_)), exec_(std::move(other.exec_)),
-          last_(std::exchange(other.last_, {})), last_input_(std::exchange(other.last_input_, {})) {}
+          last_(std::exchange(other.last_, {})), last_input_(std::exchange(other.last_input_, {})) {
+        other.exec_ = executor<T>(std::span<const graph_node>{});  // no buffers, no nodes: moved_from()
+    }
     Model& operator=(Model&& other) noexcept {
         if (this != &other) {
-            params_ = std::move(other.params_);
-            grads_ = std::move(other.grads_);
-            exec_ = std::move(other.exec_);
+            params_ = std::exchange(other.params_, aligned_buffer<T>{});
+            grads_ = std::exchange(other.grads_, aligned_buffer<T>{});
+            exec_ = std::exchange(other.exec_, executor<T>(std::span<const graph_node>{}));
             last_ = std::exchange(other.last_, {});
             last_input_ = std::exchange(other.last_input_, {});
         }
@@ -327,7 +331,10 @@ public:
         return params_.span();
     }
     std::span<T> gradients() { return {gradient_arena(), arena_size}; }
-    std::span<const T> gradients() const { return grads_.span(); }
+    std::span<const T> gradients() const {
+        require_state("Model::gradients");
+        return grads_.span();
+    }
     // Whether the parameters are the caller's (Model(arena)).
     bool borrows_parameters() const { return params_.borrowed(); }
 
@@ -351,14 +358,14 @@ public:
     // memory_report().activations becomes after the first forward of the layout. Token ids are not looked at (their
     // values do not change any size); width is the input's features per row, for networks that accept any width.
     result<std::size_t> activation_bytes(const Layout& layout, std::size_t width = input_width) {
-        return plan_only(layout, width, false);
+        return plan_only(layout, width, false, "Model::activation_bytes");
     }
     // Runs every forward in `memory` (the caller's, 64-byte aligned, at least activation_bytes(layout, width)
     // bytes, alive as long as the Model uses it) instead of buffers of its own: the buffers of a forward of
     // `layout` are laid out in it now, and a later forward that needs more (a larger layout) fails with
     // allocation_error. Backward's buffers stay the Model's own. A copy of the Model owns copies of the buffers.
     status use_activation_memory(std::span<std::byte> memory, const Layout& layout, std::size_t width = input_width) {
-        const result<std::size_t> needed = plan_only(layout, width, false);
+        const result<std::size_t> needed = plan_only(layout, width, false, "Model::use_activation_memory");
         if (!needed) return needed.error();
         if (reinterpret_cast<std::uintptr_t>(memory.data()) % arena_alignment_bytes != 0)
             return status::of<config_error>("lnfold: Model::use_activation_memory: the memory must be aligned to " +
@@ -369,7 +376,7 @@ public:
                                                 " bytes (Model::activation_bytes), got " + std::to_string(memory.size()));
         exec_.carve = reinterpret_cast<T*>(memory.data());
         exec_.carve_left = memory.size() / sizeof(T);
-        const result<std::size_t> planned = plan_only(layout, width, true);
+        const result<std::size_t> planned = plan_only(layout, width, true, "Model::use_activation_memory");
         exec_.carve = nullptr;
         exec_.carve_left = 0;
         last_ = {};
@@ -421,8 +428,8 @@ public:
 private:
     // The planning pass alone (no token ids), its plan in bytes; allocates: whether it sizes the buffers. The latest
     // forward's token ids stay where backward reads them.
-    result<std::size_t> plan_only(const Layout& layout, std::size_t width, bool allocates) {
-        if (moved_from()) return moved_from_error("Model::activation_bytes");
+    result<std::size_t> plan_only(const Layout& layout, std::size_t width, bool allocates, const char* who) {
+        if (moved_from()) return moved_from_error(who);
         std::size_t rows = 0;
         if (status s = check_layout(layout, rows); !s) return s;
         const std::int32_t* latest_tokens = std::exchange(exec_.tokens, nullptr);

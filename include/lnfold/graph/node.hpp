@@ -18,7 +18,8 @@ struct graph_node {
     fold_role role{};
     short_string path;              // "h.0.ln_1"; a residual add gets its block's path
     int input = network_input;      // producer of the (first) operand
-    int input2 = network_input;     // residual add: the skip operand; otherwise unused
+    int input2 = network_input;     // residual add: the skip operand (network_input too when it is the network's input)
+    bool residual_add = false;      // the add node of a Residual (its operands: input and input2)
     std::size_t in_width = 0, out_width = 0;
     std::size_t param_offset = 0;   // start of the node's parameter block in the arena
     std::size_t param_size = 0;

@@ -31,6 +31,7 @@ struct Residual {
         const std::size_t index = g.node_count++;
         graph_node& add = g.nodes[index];
         add.kind_name = "residual add";
+        add.residual_add = true;
         add.role = fold_role::preserve;
         add.path = path.joined("residual");
         add.input = branch;

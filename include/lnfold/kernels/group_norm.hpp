@@ -8,63 +8,71 @@
 //     y       = (x - mean_bg) · rstd_bg · gamma_c + beta_c          (c the value's channel)
 //   mean, rstd: (batch, G), kept for backward.
 //
-// Sums run in double for float and in long double for double. The centred squares never overflow on finite data:
-// where m = max |x - mean| exceeds 1 they are summed as ((x - mean) / m)², which is at most 1 each, and
-// rstd = 1 / (m sqrt(q + eps / m²)) with q their mean. A NaN or Inf in a group makes that group's output NaN and
-// touches no other group. (sample, group) pairs run on the threads; each pair's arithmetic is the same for every
-// thread count, and the parameter gradients are summed in one fixed order.
+// Sums run in double. Where they overflow on finite data (|x| near the largest double), the group is computed
+// again on x / m, m = max |x|, which leaves xhat = (x - mean) rstd unchanged. A NaN or Inf in a group makes that
+// group's output and statistics NaN and touches no other group. (sample, group) pairs run on the threads; each
+// pair's arithmetic is the same for every thread count, and the parameter gradients are summed in one fixed order.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <string>
-#include <type_traits>
 
 #include "lnfold/core/error.hpp"
 #include "lnfold/core/parallel.hpp"
 
 namespace lnfold::kernels {
 
-namespace detail {
-template <class T>
-using group_norm_acc_t = std::conditional_t<std::is_same_v<T, float>, double, long double>;
-}  // namespace detail
-
 // The forward without argument checks (for the layer: its shapes are planned, the Model validated eps).
 template <class T>
 void group_norm_unchecked(const T* x, std::size_t batch, std::size_t tokens, std::size_t channels, std::size_t groups,
                           const T* gamma, const T* beta, T eps, T* y, T* mean, T* rstd) {
-    using A = detail::group_norm_acc_t<T>;
     const std::size_t cg = channels / groups;
-    const A n = static_cast<A>(tokens * cg);
+    const double n = static_cast<double>(tokens * cg);
     parallel_for_rows(batch * groups, tokens * cg, [&](std::size_t begin, std::size_t end) {
         for (std::size_t pair = begin; pair < end; ++pair) {
             const std::size_t b = pair / groups, g = pair % groups;
-            const T* xs = x + b * tokens * channels + g * cg;  // row t of the group: xs + t * channels
-            T* ys = y + b * tokens * channels + g * cg;
-            A sum = 0;
-            for (std::size_t t = 0; t < tokens; ++t)
-                for (std::size_t i = 0; i < cg; ++i) sum += xs[t * channels + i];
-            const A mu = sum / n;
-            A largest = 0;
-            for (std::size_t t = 0; t < tokens; ++t)
-                for (std::size_t i = 0; i < cg; ++i) largest = std::max(largest, std::abs(xs[t * channels + i] - mu));
-            const A scale = largest > 1 ? 1 / largest : A(1);
-            A squares = 0;
-            for (std::size_t t = 0; t < tokens; ++t)
-                for (std::size_t i = 0; i < cg; ++i) {
-                    const A d = (xs[t * channels + i] - mu) * scale;
+            const std::size_t first = b * tokens * channels + g * cg;  // row t of the group: first + t * channels
+            const auto each = [&](auto&& f) {  // f(index of the value, its channel) for every value of the group
+                for (std::size_t t = 0; t < tokens; ++t)
+                    for (std::size_t i = 0; i < cg; ++i) f(first + t * channels + i, g * cg + i);
+            };
+            double sum = 0, largest = 0;
+            bool finite = true;
+            each([&](std::size_t at, std::size_t) {
+                const double v = x[at];
+                sum += v;
+                largest = std::max(largest, std::abs(v));
+                finite = finite && std::isfinite(v);
+            });
+            if (!finite) {
+                each([&](std::size_t at, std::size_t) { y[at] = std::numeric_limits<T>::quiet_NaN(); });
+                mean[pair] = rstd[pair] = std::numeric_limits<T>::quiet_NaN();
+                continue;
+            }
+            // The mean and 1/std of the values scaled by s (whose sum is scaled_sum); false when the squares overflow.
+            double s = 1, mu = 0, inv_std = 0;
+            const auto statistics = [&](double scaled_sum) {
+                mu = scaled_sum / n;
+                double squares = 0;
+                each([&](std::size_t at, std::size_t) {
+                    const double d = x[at] * s - mu;
                     squares += d * d;
-                }
-            const A q = squares / n;
-            const A inv_std = largest > 1 ? 1 / (largest * std::sqrt(q + static_cast<A>(eps) / (largest * largest)))
-                                          : 1 / std::sqrt(q + static_cast<A>(eps));
-            for (std::size_t t = 0; t < tokens; ++t)
-                for (std::size_t i = 0; i < cg; ++i) {
-                    const std::size_t c = g * cg + i;
-                    ys[t * channels + i] = static_cast<T>((xs[t * channels + i] - mu) * inv_std * gamma[c] + beta[c]);
-                }
-            mean[pair] = static_cast<T>(mu);
-            rstd[pair] = static_cast<T>(inv_std);
+                });
+                inv_std = 1 / std::sqrt(squares / n + static_cast<double>(eps) * s * s);
+                return std::isfinite(squares);
+            };
+            if (!std::isfinite(sum) || !statistics(sum)) {
+                s = 1 / largest;
+                double scaled_sum = 0;
+                each([&](std::size_t at, std::size_t) { scaled_sum += x[at] * s; });
+                statistics(scaled_sum);
+            }
+            each([&](std::size_t at, std::size_t c) {
+                y[at] = static_cast<T>((x[at] * s - mu) * inv_std * gamma[c] + beta[c]);
+            });
+            mean[pair] = static_cast<T>(mu / s);
+            rstd[pair] = static_cast<T>(inv_std * s);
         }
     });
 }
@@ -88,11 +96,12 @@ void group_norm(const T* x, std::size_t batch, std::size_t tokens, std::size_t c
 // Backward, from x and the saved mean and rstd. With xhat = (x - mean) rstd and gy = gamma ⊙ dy, per (b, g):
 //   dx = rstd (gy - mean(gy) - xhat mean(gy ⊙ xhat))         (means over the group's n values; dx may be null)
 //   dgamma_c += Σ_{b,t} dy xhat;  dbeta_c += Σ_{b,t} dy      (in the order b, t: the same for every thread count)
+// Sums in double; x - mean must be finite (it is unless |x| is near the largest double).
 template <class T>
 void group_norm_backward_unchecked(const T* x, const T* dy, std::size_t batch, std::size_t tokens,
                                    std::size_t channels, std::size_t groups, const T* gamma, const T* mean,
                                    const T* rstd, T* dx, T* dgamma, T* dbeta) {
-    using A = detail::group_norm_acc_t<T>;
+    using A = double;
     const std::size_t cg = channels / groups;
     const A n = static_cast<A>(tokens * cg);
     if (dx) {

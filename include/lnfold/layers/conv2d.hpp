@@ -23,8 +23,9 @@ struct Conv2d : layer_defaults {
     static_assert(Cin % Groups == 0 && Cout % Groups == 0,
                   "lnfold: Conv2d<Cin, Cout, ..., Groups>: Groups must divide both Cin and Cout");
     static constexpr std::string_view kind_name = "Conv2d";
-    static constexpr output_centring centring = output_centring::weight_columns;  // weight (Cout, ...), bias
-    // A grouped convolution mixes channels only within groups: its output cannot be centred (docs/method.md §2).
+    // The fold centres the weight (Cout, ...) and the bias. A grouped convolution mixes channels only within
+    // groups: its output cannot be centred (docs/method.md §2).
+    static constexpr output_centring centring = Groups == 1 ? output_centring::weight_columns : output_centring::none;
     static constexpr fold_role role = Groups == 1 ? fold_role::source : fold_role::breaker;
     static constexpr std::size_t in_width = Cin;
     static constexpr std::size_t resolve_out(std::size_t) { return Cout; }
