@@ -277,3 +277,16 @@ TEMPLATE_TEST_CASE("an MLP at batch 1023 is bit-identical at 1, 2 and 3 threads"
     const Layout layout = Layout::rows(1023);
     require_thread_invariance<Mlp, TestType>(pixels<TestType>(layout.row_count() * 100), layout);
 }
+
+// GroupNorm: (sample, group) pairs on the threads, its parameter gradients summed in one fixed order.
+namespace {
+using GroupNet = Seq<Named<"fc", Linear<12, 16>>, Named<"gn", GroupNorm<16, 4>>, GELU, Named<"head", Linear<16, 5>>>;
+}  // namespace
+
+TEMPLATE_TEST_CASE("GroupNorm forward and backward are bit-identical at 1, 2 and 3 threads", "[graph][threads]", float,
+                   double) {
+    const Layout layout = Layout::sequence(37, 9);  // 148 (sample, group) pairs
+    require_thread_invariance<GroupNet, TestType>(pixels<TestType>(layout.row_count() * 12), layout);
+    const Layout image = Layout::image(2, 3, 5);    // 8 pairs
+    require_thread_invariance<GroupNet, TestType>(pixels<TestType>(image.row_count() * 12), image);
+}
