@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "layer_reference.hpp"
+#include "require_error.hpp"
 
 using namespace lnfold;
 using namespace lnfold_layers_test;
@@ -299,4 +300,19 @@ TEST_CASE("SelfAttention: the causal mask hides later tokens", "[layers][attenti
         check_mask_property<64, 4, false, double>(17, 602);
         check_prefix<64, 4, double>(17, 603);
     }
+}
+
+TEST_CASE("kernels::attention_head checks its arguments", "[layers][attention][errors]") {
+    std::vector<float> qkv(3 * 3 * 4, 0.5f), p(9), ctx(3 * 4);
+    const float* q = qkv.data();
+    const auto call = [&](std::size_t tokens, std::size_t head_dim, std::size_t ld, const float* queries) {
+        kernels::attention_head(tokens, head_dim, true, queries, ld, q + 4, ld, q + 8, ld, p.data(), ctx.data(),
+                                std::size_t(4));
+    };
+    require_error<config_error>([&] { call(0, 4, 12, q); }, {"kernels::attention_head", "must be > 0"});
+    require_error<config_error>([&] { call(3, 4, 12, nullptr); }, {"kernels::attention_head", "null"});
+    require_error<config_error>([&] { call(3, 4, 2, q); }, {"kernels::attention_head", "row stride", "head_dim = 4"});
+    call(3, 4, 12, q);  // equal keys: uniform attention over the valid ones, ctx = v
+    CHECK(p[3] == 0.5f);
+    CHECK(ctx[0] == 0.5f);
 }

@@ -184,3 +184,17 @@ TEST_CASE("GroupNorm in the fold analysis and in decoding", "[layers][norm][fold
     using Text = Seq<Embedding<10, 8>, GroupNorm<8, 2>, Linear<8, 10>>;
     STATIC_REQUIRE(!decodable<Text>());
 }
+
+TEST_CASE("kernels::group_norm checks its arguments", "[layers][norm][errors]") {
+    std::vector<float> x(12, 1.0f), y(12), gamma(4, 1.0f), beta(4, 0.0f), mean(2), rstd(2);
+    const auto call = [&](std::size_t channels, std::size_t groups, float eps, const float* input) {
+        kernels::group_norm(input, 1, 3, channels, groups, gamma.data(), beta.data(), eps, y.data(), mean.data(),
+                            rstd.data());
+    };
+    require_error<config_error>([&] { call(4, 3, 1e-5f, x.data()); }, {"kernels::group_norm", "3 groups of 4 channels"});
+    require_error<config_error>([&] { call(4, 0, 1e-5f, x.data()); }, {"kernels::group_norm", "must be > 0"});
+    require_error<config_error>([&] { call(4, 2, 0.0f, x.data()); }, {"kernels::group_norm", "eps"});
+    require_error<config_error>([&] { call(4, 2, 1e-5f, nullptr); }, {"kernels::group_norm", "null"});
+    call(4, 2, 1e-5f, x.data());  // valid: a constant group gives beta
+    CHECK(y[0] == 0.0f);
+}
