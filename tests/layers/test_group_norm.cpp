@@ -114,7 +114,7 @@ TEST_CASE("GroupNorm: huge values stay finite, NaN stays in its group", "[layers
     // double sums overflow: the sum of 40 values near 1.3e307, and squares of values near ±1e200
     Model<Named<"gn", GroupNorm<4, 2>>, double> wide;
     randomise(wide, 23);
-    for (const auto [lo, hi] : {std::pair{0.9e307, 1.7e307}, std::pair{-1e200, 1e200}}) {
+    for (const auto& [lo, hi] : {std::pair{0.9e307, 1.7e307}, std::pair{-1e200, 1e200}}) {
         const std::vector<double> big = random_values<double>(20 * 4, 24, lo, hi);
         const auto z = wide.forward(std::span<const double>(big), Layout::sequence(1, 20));
         const reference wide_ref = group_norm_reference(widen(big), 1, 20, 4, 2, param(wide, "gn.weight"),
