@@ -1,5 +1,6 @@
-// The forward kernels handle rows in groups (interleaved loops), rows of a few vectors in a software pipeline
-// (row_pipeline.hpp: statistics two rows ahead of the output), and outputs larger than the cache with streaming stores.
+// The forward kernels handle rows in groups (interleaved loops, the default schedule), rows of a few vectors in a
+// software pipeline (row_pipeline.hpp: statistics two rows ahead of the output), and outputs larger than the cache
+// with streaming stores. Every schedule gives the default's bits (check_schedules).
 // A row's result must not depend on any of that: the same row alone, in a group, or in a call starting one row later
 // gives bit-identical outputs and statistics, for every width, including the narrow ones, over enough rows to fill
 // several groups; streaming stores (forced with set_streaming_min_bytes, on aligned and unaligned outputs) write
@@ -180,6 +181,55 @@ void check_streaming_equals_normal(std::size_t d) {
     }
 }
 
+// Every schedule of the forward norms (norm_forward.hpp: row groups, the default; the row pipeline, forced here at
+// every width, not only at its own; automatic, whichever it picks) gives the default's bits: outputs, statistics
+// and stored sums, for the four kernels and every presence of gamma / beta.
+template <class Arch, class T>
+void check_schedules(std::size_t d) {
+    using A = k::arch_for_t<T, Arch>;
+    using k::detail::norm_schedule;
+    auto x = random_buffer<T>(rows * d, 900 + d, 0.5, 2.0);
+    auto b = random_buffer<T>(rows * d, 901 + d, -0.25, 1.0);
+    auto g = random_buffer<T>(d, 902 + d, 1.0, 0.5);
+    auto bt = random_buffer<T>(d, 903 + d);
+    struct outputs {
+        offset_buffer<T> y, sum, mean, rstd;
+    };
+    // kernel 0: LayerNorm, 1: RMSNorm, 2: add + LayerNorm, 3: add + RMSNorm
+    auto run = [&]<norm_schedule S, bool G, bool B>(int kernel) {
+        outputs o{offset_buffer<T>(rows * d), offset_buffer<T>(rows * d), offset_buffer<T>(rows),
+                  offset_buffer<T>(rows)};
+        const T* gamma = G ? g.data() : nullptr;
+        const T* beta = B ? bt.data() : nullptr;
+        const k::detail::norm_args<T> args{gamma, beta, T(1e-5), o.y.data(), o.mean.data(), o.rstd.data(), false};
+        const k::detail::row_input<T> plain{x.data()};
+        const k::detail::added_input<T> added{x.data(), b.data(), o.sum.data()};
+        if (kernel == 0) k::detail::norm_rows<A, true, G, B, S>(plain, rows, d, args);
+        if (kernel == 1) k::detail::norm_rows<A, false, G, B, S>(plain, rows, d, args);
+        if (kernel == 2) k::detail::norm_rows<A, true, G, B, S>(added, rows, d, args);
+        if (kernel == 3) k::detail::norm_rows<A, false, G, B, S>(added, rows, d, args);
+        return o;
+    };
+    auto same = [&](const outputs& p, const outputs& q, int kernel) {
+        return bit_equal(p.y.data(), q.y.data(), rows * d) && bit_equal(p.rstd.data(), q.rstd.data(), rows) &&
+               (kernel % 2 == 1 || bit_equal(p.mean.data(), q.mean.data(), rows)) &&
+               (kernel < 2 || bit_equal(p.sum.data(), q.sum.data(), rows * d));
+    };
+    auto compare = [&]<bool G, bool B>() {
+        for (int kernel = 0; kernel < 4; ++kernel) {
+            INFO("schedules " << type_name<T>() << " " << A::name() << " d=" << d << " kernel " << kernel
+                              << " gamma " << G << " beta " << B);
+            const outputs groups = run.template operator()<norm_schedule::row_groups, G, B>(kernel);
+            CHECK(same(run.template operator()<norm_schedule::row_pipeline, G, B>(kernel), groups, kernel));
+            CHECK(same(run.template operator()<norm_schedule::automatic, G, B>(kernel), groups, kernel));
+        }
+    };
+    compare.template operator()<true, true>();
+    compare.template operator()<true, false>();
+    compare.template operator()<false, true>();
+    compare.template operator()<false, false>();
+}
+
 template <class Arch, class T>
 void check_all(error_report& report) {
     for (std::size_t d : group_dims()) {
@@ -187,6 +237,7 @@ void check_all(error_report& report) {
         check_rms_norm<Arch, T>(d, report);
         check_fused_equals_unfused<Arch, T>(d);
         check_streaming_equals_normal<Arch, T>(d);
+        check_schedules<Arch, T>(d);
     }
 }
 

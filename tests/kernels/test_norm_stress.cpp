@@ -1,6 +1,6 @@
 // Stress rows (far-from-zero mean, constant rows, huge values, NaN/Inf), eps and shape validation, in-place use,
 // and thread-count independence of the forward kernels. The stress cases run over 18 or 19 rows, so that narrow
-// rows go through a row block of 16 (row_blocks.hpp, AVX-512 float) as well as the row pipeline.
+// rows fill the row pipeline and wide rows several row groups.
 #include "kernel_support.hpp"
 
 #include <lnfold/core/error.hpp>
@@ -179,8 +179,8 @@ TEMPLATE_TEST_CASE("in-place use: y = x, sum = a", "[kernels]", float, double) {
 #if LNFOLD_HAS_OPENMP
 TEMPLATE_TEST_CASE("forward results do not depend on the thread count (bit-exact)", "[kernels]", float, double) {
     using T = TestType;
-    // ~300k elements each: above the threading threshold. d = 64 and 384 are row-pipeline widths (and, in float on
-    // AVX-512, row blocks of 16): odd row counts, so that the threads' ranges cut blocks at different rows.
+    // ~300k elements each: above the threading threshold. d = 64 and 384 are row-pipeline widths: odd row counts,
+    // so that the threads' ranges cut the pipeline and the groups at different rows.
     const std::pair<std::size_t, std::size_t> shapes[] = {{300, 1000}, {4701, 64}, {801, 384}};
     for (const auto& [rows, d] : shapes) {
         auto x = random_buffer<T>(rows * d, 21, 0.5, 2.0);

@@ -168,35 +168,12 @@ struct dx_element {
     }
 };
 
-// Pass 2 of one row, written with streaming stores (streaming.hpp); the same values as backward_group_dx.
-template <class Arch, bool Centred, bool HasGamma, class T>
-void backward_row_dx_streaming(const T* x, const T* dy, std::size_t n, const T* gamma, T centre, T rstd,
-                               backward_row_means<T> means, T* dx) {
-    const T minus_k = -(rstd * means.mgx), mg = means.mg;
-    const dx_element<Centred, HasGamma> element;
-    if constexpr (HasGamma)
-        row_map_streaming<Arch>(
-            n, dx,
-            [=](auto xv, auto dv, auto gv) LNFOLD_ALWAYS_INLINE_LAMBDA {
-                using V = decltype(xv);
-                return element(xv, dv, gv, V(centre), V(rstd), V(minus_k), V(mg));
-            },
-            x, dy, gamma);
-    else
-        row_map_streaming<Arch>(
-            n, dx,
-            [=](auto xv, auto dv) LNFOLD_ALWAYS_INLINE_LAMBDA {
-                using V = decltype(xv);
-                return element(xv, dv, V(1), V(centre), V(rstd), V(minus_k), V(mg));
-            },
-            x, dy);
-}
-
 // Pass 2 of a group of R consecutive rows (laid out as in backward_group_sums): the rows' dx written together,
-// each vector of gamma loaded once for the R rows, every element computed as by a group of one.
+// each vector of gamma loaded once for the R rows, every element computed as by a group of one. With streaming
+// stores (streaming.hpp; R = 1) the row goes through row_map_streaming, same values.
 template <std::size_t R, class Arch, bool Centred, bool HasGamma, class T>
 void backward_group_dx(const T* x, const T* dy, std::size_t n, const T* gamma, const T* c, const T* rstd,
-                       const std::array<backward_row_means<T>, R>& means, T* dx) {
+                       const std::array<backward_row_means<T>, R>& means, T* dx, bool stream = false) {
     std::array<T, R> centre{}, scale{}, minus_k{}, mg{};
     unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
         if constexpr (Centred) centre[j] = c[j];
@@ -205,6 +182,20 @@ void backward_group_dx(const T* x, const T* dy, std::size_t n, const T* gamma, c
         mg[j] = means[j].mg;
     });
     const dx_element<Centred, HasGamma> element;
+    if constexpr (R == 1) {
+        if (stream) {
+            const auto one = [=](auto xv, auto dv, auto gv) LNFOLD_ALWAYS_INLINE_LAMBDA {
+                using V = decltype(xv);
+                return element(xv, dv, gv, V(centre[0]), V(scale[0]), V(minus_k[0]), V(mg[0]));
+            };
+            const auto no_gamma = [=](auto xv, auto dv) LNFOLD_ALWAYS_INLINE_LAMBDA {
+                return one(xv, dv, decltype(xv)(1));
+            };
+            if constexpr (HasGamma) row_map_streaming<Arch>(n, dx, one, x, dy, gamma);
+            else row_map_streaming<Arch>(n, dx, no_gamma, x, dy);
+            return;
+        }
+    }
     std::size_t i = 0;
     if constexpr (has_simd_v<T, Arch>) {
         using B = xsimd::batch<T, Arch>;
@@ -253,16 +244,11 @@ void backward_block(const T* x, const T* dy, std::size_t r0, std::size_t r1, std
         if (!stream && dim * sizeof(T) < backward_wide_row_bytes)
             backward_group_dx<R, Arch, Centred, HasGamma>(x + r * dim, dy + r * dim, dim, gamma,
                                                           Centred ? mean + r : nullptr, rstd + r, means, dx + r * dim);
-        else if (!stream)
+        else
             for (std::size_t j = 0; j < R; ++j)
                 backward_group_dx<1, Arch, Centred, HasGamma>(
                     x + (r + j) * dim, dy + (r + j) * dim, dim, gamma, Centred ? mean + r + j : nullptr, rstd + r + j,
-                    std::array<backward_row_means<T>, 1>{means[j]}, dx + (r + j) * dim);
-        else
-            for (std::size_t j = 0; j < R; ++j)
-                backward_row_dx_streaming<Arch, Centred, HasGamma>(x + (r + j) * dim, dy + (r + j) * dim, dim, gamma,
-                                                                   Centred ? mean[r + j] : T(0), rstd[r + j],
-                                                                   means[j], dx + (r + j) * dim);
+                    std::array<backward_row_means<T>, 1>{means[j]}, dx + (r + j) * dim, stream);
     };
     std::size_t r = r0;
     if (dim * sizeof(T) < backward_wide_row_bytes)
