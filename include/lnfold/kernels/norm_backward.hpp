@@ -89,6 +89,28 @@ std::array<backward_row_means<T>, R> backward_group_sums(const T* x, const T* dy
         if constexpr (Centred) centre[j] = c[j];
         scale[j] = rstd[j];
     });
+    // the R rows at column k as V (a batch; a scalar in the tail), into the rows' accumulators ag / agx (batches;
+    // scalar_acc_t in the tail); gamma, pg and pb are loaded (pg, pb stored) once for the R rows
+    const auto step = [&]<class V, class Acc>(std::size_t k, const std::array<V, R>& centre_v,
+                                              const std::array<V, R>& scale_v, std::array<Acc, R>& ag,
+                                              std::array<Acc, R>& agx) LNFOLD_ALWAYS_INLINE_LAMBDA {
+        V gm(T(1)), pgv(T(0)), pbv(T(0));
+        if constexpr (HasGamma) gm = detail::load_v<V>(gamma + k);
+        if (pg) pgv = detail::load_v<V>(pg + k);
+        if (pb) pbv = detail::load_v<V>(pb + k);
+        unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
+            const V d = detail::load_v<V>(dy + j * n + k);
+            const V xh = xhat_of<Centred>(detail::load_v<V>(x + j * n + k), centre_v[j], scale_v[j]);
+            V g = d;
+            if constexpr (HasGamma) g = d * gm;
+            ag[j] += g;
+            agx[j] = mul_add(g, xh, agx[j]);
+            pgv = mul_add(d, xh, pgv);
+            pbv += d;
+        });
+        if (pg) detail::store_v(pg + k, pgv);
+        if (pb) detail::store_v(pb + k, pbv);
+    };
     std::size_t i = 0;
     std::array<T, R> sum_g{}, sum_gx{};
     if constexpr (has_simd_v<T, Arch>) {
@@ -100,50 +122,18 @@ std::array<backward_row_means<T>, R> backward_group_sums(const T* x, const T* dy
             centre_v[j] = B(centre[j]);
             scale_v[j] = B(scale[j]);
         });
-        // the R rows at column k, into the accumulators ag / agx
-        auto step = [&](std::size_t k, std::array<B, R>& ag, std::array<B, R>& agx) LNFOLD_ALWAYS_INLINE_LAMBDA {
-            B gm(T(1)), pgv(T(0)), pbv(T(0));
-            if constexpr (HasGamma) gm = detail::load_v<B>(gamma + k);
-            if (pg) pgv = detail::load_v<B>(pg + k);
-            if (pb) pbv = detail::load_v<B>(pb + k);
-            unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
-                const B d = detail::load_v<B>(dy + j * n + k);
-                const B xh = xhat_of<Centred>(detail::load_v<B>(x + j * n + k), centre_v[j], scale_v[j]);
-                B g = d;
-                if constexpr (HasGamma) g = d * gm;
-                ag[j] += g;
-                agx[j] = mul_add(g, xh, agx[j]);
-                pgv = mul_add(d, xh, pgv);
-                pbv += d;
-            });
-            if (pg) detail::store_v(pg + k, pgv);
-            if (pb) detail::store_v(pb + k, pbv);
-        };
         for (; i + 2 * W <= n; i += 2 * W) {
-            step(i, g0, gx0);
-            step(i + W, g1, gx1);
+            step(i, centre_v, scale_v, g0, gx0);
+            step(i + W, centre_v, scale_v, g1, gx1);
         }
-        for (; i + W <= n; i += W) step(i, g0, gx0);
+        for (; i + W <= n; i += W) step(i, centre_v, scale_v, g0, gx0);
         unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
             sum_g[j] = detail::hsum(g0[j] + g1[j]);
             sum_gx[j] = detail::hsum(gx0[j] + gx1[j]);
         });
     }
     std::array<scalar_acc_t<T>, R> tail_g{}, tail_gx{};
-    for (; i < n; ++i) {
-        T pgv = pg ? pg[i] : T(0), pbv = pb ? pb[i] : T(0);
-        unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
-            const T d = dy[j * n + i];
-            const T xh = xhat_of<Centred>(x[j * n + i], centre[j], scale[j]);
-            const T g = HasGamma ? d * gamma[i] : d;
-            tail_g[j] += g;
-            tail_gx[j] = mul_add(g, xh, tail_gx[j]);
-            pgv = mul_add(d, xh, pgv);
-            pbv += d;
-        });
-        if (pg) pg[i] = pgv;
-        if (pb) pb[i] = pbv;
-    }
+    for (; i < n; ++i) step(i, centre, scale, tail_g, tail_gx);
     std::array<backward_row_means<T>, R> means;
     unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
         means[j] = {Centred ? (sum_g[j] + static_cast<T>(tail_g[j])) / T(n) : T(0),

@@ -287,57 +287,56 @@ LNFOLD_ALWAYS_INLINE std::array<T, R> reduce_rows(const std::array<B, R>& part) 
     return total;
 }
 
-// s_j = Σ_i make(j)(x_j[i]) for the R rows of a group; with Prefetch, the rows `next` (the group after this
-// one) are prefetched meanwhile, one line per vector of each (this pass reads from L1, so the line fill
-// buffers are free).
-template <class Arch, bool Prefetch, class T, std::size_t R, class Make>
-LNFOLD_ALWAYS_INLINE std::array<T, R> group_sum(std::size_t n, const row_ptrs<T, R>& rows, Make&& make, const row_ptrs<T, R>& next_rows) {
+// s_j = Σ_i make(j)(value.template operator()<V>(j, i)) for the R rows of a group, where value gives row j's V at
+// element i (V: a batch in the vector part, T in the scalar tail): group_parts, the horizontal sums, then
+// tail_sum. group_sum and group_add_sum are this with their values.
+template <class Arch, class T, std::size_t R, class Make, class Value>
+LNFOLD_ALWAYS_INLINE std::array<T, R> group_accumulate(std::size_t n, Make&& make, Value&& value) {
     const auto f = per_row<R>(make);
-    const row_ptrs<T, R> x = rows, next = next_rows;  // local copies: they stay in registers
     std::array<T, R> total{};
     std::size_t i = 0;
     if constexpr (has_simd_v<T, Arch>) {
         using B = xsimd::batch<T, Arch>;
-        constexpr std::size_t W = B::size;
         const std::array<B, R> part = group_parts<B>(n, f, [&](auto j, std::size_t k) LNFOLD_ALWAYS_INLINE_LAMBDA {
-            if constexpr (Prefetch) detail::prefetch_line<T, W>(next[j], k);
-            return detail::load_v<B>(x[j] + k);
+            return value.template operator()<B>(j, k);
         });
         total = reduce_rows<T>(part);
-        i = n / W * W;
+        i = n / B::size * B::size;
     }
     unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
-        total[j] = tail_sum(i, n, total[j], f[j], [&](std::size_t k) LNFOLD_ALWAYS_INLINE_LAMBDA { return x[j][k]; });
+        total[j] = tail_sum(i, n, total[j], f[j], [&](std::size_t k) LNFOLD_ALWAYS_INLINE_LAMBDA {
+            return value.template operator()<T>(j, k);
+        });
     });
     return total;
+}
+
+// s_j = Σ_i make(j)(x_j[i]) for the R rows of a group; with Prefetch, the rows `next` (the group after this
+// one) are prefetched meanwhile, one line per vector of each (this pass reads from L1, so the line fill
+// buffers are free).
+template <class Arch, bool Prefetch, class T, std::size_t R, class Make>
+LNFOLD_ALWAYS_INLINE std::array<T, R> group_sum(std::size_t n, const row_ptrs<T, R>& rows, Make&& make,
+                                                const row_ptrs<T, R>& next_rows) {
+    const row_ptrs<T, R> x = rows, next = next_rows;  // local copies: they stay in registers
+    return group_accumulate<Arch, T, R>(n, make, [&]<class V>(auto j, std::size_t k) LNFOLD_ALWAYS_INLINE_LAMBDA {
+        if constexpr (Prefetch && !std::is_same_v<V, T>) detail::prefetch_line<T, V::size>(next[j], k);
+        return detail::load_v<V>(x[j] + k);
+    });
 }
 
 // sum_j = a_j + b_j (stored) and s_j = Σ_i make(j)(sum_j[i]) in one pass: the fused residual add. Same
 // accumulators and order as group_sum over the stored sums, so the result equals group_sum on sum_j exactly.
 template <class Arch, class T, std::size_t R, class Make>
-LNFOLD_ALWAYS_INLINE std::array<T, R> group_add_sum(std::size_t n, const row_ptrs<T, R>& a_rows, const row_ptrs<T, R>& b_rows,
-                               const out_row_ptrs<T, R>& sum_rows, Make&& make) {
-    const auto f = per_row<R>(make);
+LNFOLD_ALWAYS_INLINE std::array<T, R> group_add_sum(std::size_t n, const row_ptrs<T, R>& a_rows,
+                                                    const row_ptrs<T, R>& b_rows, const out_row_ptrs<T, R>& sum_rows,
+                                                    Make&& make) {
     const row_ptrs<T, R> a = a_rows, b = b_rows;
     const out_row_ptrs<T, R> sum = sum_rows;
-    std::array<T, R> total{};
-    std::size_t i = 0;
-    if constexpr (has_simd_v<T, Arch>) {
-        using B = xsimd::batch<T, Arch>;
-        constexpr std::size_t W = B::size;
-        const std::array<B, R> part = group_parts<B>(n, f, [&](auto j, std::size_t k) LNFOLD_ALWAYS_INLINE_LAMBDA {
-            const B s = detail::load_v<B>(a[j] + k) + detail::load_v<B>(b[j] + k);
-            detail::store_v(sum[j] + k, s);
-            return s;
-        });
-        total = reduce_rows<T>(part);
-        i = n / W * W;
-    }
-    unroll<R>([&](auto j) LNFOLD_ALWAYS_INLINE_LAMBDA {
-        for (std::size_t k = i; k < n; ++k) sum[j][k] = a[j][k] + b[j][k];
-        total[j] = tail_sum(i, n, total[j], f[j], [&](std::size_t k) LNFOLD_ALWAYS_INLINE_LAMBDA { return sum[j][k]; });
+    return group_accumulate<Arch, T, R>(n, make, [&]<class V>(auto j, std::size_t k) LNFOLD_ALWAYS_INLINE_LAMBDA {
+        const V s = detail::load_v<V>(a[j] + k) + detail::load_v<V>(b[j] + k);
+        detail::store_v(sum[j] + k, s);
+        return s;
     });
-    return total;
 }
 
 }  // namespace lnfold::kernels::detail
