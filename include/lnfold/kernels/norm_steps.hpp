@@ -1,7 +1,7 @@
 #pragma once
-// The maths of the forward norms, defined once as per-row steps; every schedule (row_groups.hpp, the default;
-// row_pipeline.hpp; row_blocks.hpp) is built from these and nothing else, so a row gets the same arithmetic, bit
-// for bit, whichever schedule runs it.
+// The maths of the forward norms, defined once as per-row steps; every schedule (row_groups.hpp, the default, and
+// row_pipeline.hpp) is built from these and nothing else, so a row gets the same arithmetic, bit for bit,
+// whichever schedule runs it.
 //
 //   LayerNorm:  mean = x_0 + Σ_i (x_i - x_0) / n                    shifted_sum(x_0), mean_from_shifted
 //               rstd = 1 / sqrt(Σ_i (x_i - mean)² / n + eps)        centred_squares(mean), inverse_std
