@@ -119,14 +119,15 @@ using scalar_acc_t = std::conditional_t<(sizeof(T) < sizeof(double)), double, T>
 // a·b + c, written out rather than left to the compiler: GCC fuses a*b + c into one FMA where it sees fit (GNU
 // mode's default -ffp-contract=fast), and two inlined copies of the same expression may be fused differently,
 // which would break the bit-exactness across groups and thread counts. With FMA in the instruction set this is
-// one fused operation (the vfmadd intrinsic of the register's width, std::fma; on ARM, where NEON batches go
-// through xsimd::fma, fused there), else a product and a sum (nothing to fuse). The scalar form must test ARM's
-// macro too: without it, AArch64's scalar path was a*b + c, which GCC fused in some inlined copies and not in
-// others (a row's RMSNorm backward dx then depended on its group, under qemu in test_norm_backward). Not xsimd::fma for batches: xsimd 8.1 has no AVX-512 form and falls back to x * y + z, fused only if
-// the compiler contracts it; a build that does not contract (sanitizer builds) would give the vector lanes and the
-// scalar head / tail of the same row results an ulp apart (test_norm_groups' streaming check compares them). A
-// scalar may accumulate in a wider type C (float products into a double sum: the product is exact there, so both
-// forms agree).
+// one fused operation (the vfmadd intrinsic of the register's width, std::fma), else a product and a sum (nothing
+// to fuse). "FMA in the instruction set" is x86's __FMA__ or ARM's __ARM_FEATURE_FMA (AArch64; NEON batches go
+// through xsimd::fma, fused there): with x86's macro alone, AArch64's scalar path was a*b + c, fused in some
+// inlined copies and not in others (a row's RMSNorm backward dx then depended on its group, test_norm_backward
+// under qemu). Not xsimd::fma for x86 batches: xsimd 8.1 has no AVX-512 form and falls back to x * y + z, fused
+// only if the compiler contracts it; a build that does not contract (sanitizer builds) would give the vector lanes
+// and the scalar head / tail of the same row results an ulp apart (test_norm_groups' streaming check compares
+// them). A scalar may accumulate in a wider type C (float products into a double sum: the product is exact there,
+// so both forms agree).
 template <class T, class Arch>
 inline xsimd::batch<T, Arch> mul_add(const xsimd::batch<T, Arch>& a, const xsimd::batch<T, Arch>& b,
                                      const xsimd::batch<T, Arch>& c) {
